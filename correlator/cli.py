@@ -1,0 +1,149 @@
+"""The ``correlator`` command line."""
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import BinaryIO
+
+import orjson
+
+from correlator import __version__
+from correlator.config import add_core_options, core_settings, env_default
+from correlator.console import event_line, summary
+from correlator.errors import CorrelatorError, FileAccessError, SettingsError
+from correlator.pipeline import Pipeline
+from correlator.replay import EventSink, replay
+from correlator.topology import Topology, load_topology
+from correlator.topology.render import dependency_tree, overview
+
+EXIT_FAILED = 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    command: Callable[[argparse.Namespace], int] = args.command
+    try:
+        return command(args)
+    except CorrelatorError as error:
+        print(f"correlator: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except BrokenPipeError:
+        return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="correlator",
+        description="Turn alert storms into the few business-impact events that matter.",
+    )
+    parser.add_argument("--version", action="version", version=f"correlator {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "replay",
+        help="run the core offline on a JSONL alert file",
+        description="Read JSONL alerts, correlate them on a simulated clock, write impact events.",
+    )
+    run.add_argument(
+        "--topology", default=env_default("--topology", ""), help="topology file (YAML or JSON)"
+    )
+    run.add_argument("--alerts", required=True, help="JSONL alert file ('-' for stdin)")
+    run.add_argument("--out", default="-", help="where impact events go (default stdout)")
+    run.add_argument("--deadletter", help="write rejected lines here, in the dead-letter shape")
+    run.add_argument(
+        "--format",
+        choices=("jsonl", "text"),
+        default="jsonl",
+        help="jsonl (default) or one readable line per event",
+    )
+    add_core_options(run)
+    run.set_defaults(command=_replay)
+
+    topology = commands.add_parser("topology", help="check or inspect a topology file")
+    actions = topology.add_subparsers(required=True, metavar="ACTION")
+    validate = actions.add_parser("validate", help="check a topology file")
+    validate.add_argument("file")
+    validate.set_defaults(command=_validate)
+    show = actions.add_parser("show", help="counts by kind, or one node's dependency tree")
+    show.add_argument("file")
+    show.add_argument("node", nargs="?")
+    show.set_defaults(command=_show)
+    return parser  # fmt: skip
+
+
+def _validate(args: argparse.Namespace) -> int:
+    topology = load_topology(args.file)
+    _warn_cycles(topology)
+    print(f"{args.file}: ok, {len(topology)} nodes, topology version {topology.version}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    topology = load_topology(args.file)
+    _warn_cycles(topology)
+    if args.node is None:
+        print(overview(topology))
+        return 0
+    if args.node not in topology.nodes:
+        print(f"correlator: {args.file}: no node {args.node!r}", file=sys.stderr)
+        return EXIT_FAILED
+    print(dependency_tree(topology, args.node))
+    return 0
+
+
+def _warn_cycles(topology: Topology) -> None:
+    for cycle in topology.cycles():
+        print(f"warning: dependency cycle: {' -> '.join(cycle)}", file=sys.stderr)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    if not args.topology:
+        msg = "replay needs a topology: pass --topology FILE or set CORRELATOR_TOPOLOGY"
+        raise SettingsError(msg)
+    topology = load_topology(args.topology)
+    _warn_cycles(topology)
+    pipeline = Pipeline(topology, core_settings(args))
+    with ExitStack() as files:
+        out = _open_output(files, args.out)
+        deadletters = _open_output(files, args.deadletter) if args.deadletter else None
+        write_event = _event_writer(out, args.format)
+        result = replay(
+            pipeline,
+            _lines(files, args.alerts),
+            args.alerts,
+            write_event,
+            (lambda record: deadletters.write(orjson.dumps(record) + b"\n"))
+            if deadletters
+            else None,
+        )
+    print(summary(result.tally, result.lines, result.open_incidents), file=sys.stderr)
+    return 0
+
+
+def _event_writer(out: BinaryIO, output_format: str) -> EventSink:
+    if output_format == "text":
+        return lambda event: out.write((event_line(event.document) + "\n").encode())
+    return lambda event: out.write(event.to_json() + b"\n")
+
+
+def _open_output(files: ExitStack, path: str) -> BinaryIO:
+    if path == "-":
+        return sys.stdout.buffer
+    try:
+        return files.enter_context(Path(path).open("wb"))
+    except OSError as error:
+        msg = f"cannot write {path}: {error.strerror}"
+        raise FileAccessError(msg) from None
+
+
+def _lines(files: ExitStack, path: str) -> Iterator[bytes]:
+    if path == "-":
+        return iter(sys.stdin.buffer)
+    try:
+        return iter(files.enter_context(Path(path).open("rb")))
+    except OSError as error:
+        msg = f"cannot read alerts from {path}: {error.strerror}"
+        raise FileAccessError(msg) from None

@@ -1,0 +1,119 @@
+"""Settings from flags and ``CORRELATOR_*`` environment variables, into one typed object.
+
+Every flag ``--some-flag`` can also be set as ``CORRELATOR_SOME_FLAG``; a flag given
+on the command line wins over the variable.
+"""
+
+import argparse
+import os
+import re
+from collections.abc import Callable, Mapping
+
+import orjson
+
+from correlator.health import Health
+from correlator.priority import PriorityMatrix
+from correlator.settings import CoreSettings, Limits
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_LIMITS = Limits()
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def env_name(flag: str) -> str:
+    return "CORRELATOR_" + flag.lstrip("-").replace("-", "_").upper()
+
+
+def env_default(flag: str, default: str) -> str:
+    return os.environ.get(env_name(flag), default)
+
+
+def duration(text: str) -> float:
+    """``300``, ``300s``, ``5m``, ``1h`` or ``500ms`` as seconds."""
+    found = _DURATION.match(text)
+    if not found:
+        msg = f"expected a duration such as 30s, 5m or 1h, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return float(found.group(1)) * _UNIT_SECONDS[found.group(2)]
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        msg = f"expected a whole number >= 1, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def severity_map(text: str) -> Mapping[str, Health]:
+    """``{"critical": "down", "warning": "degraded", "info": "ok"}``."""
+    try:
+        raw = orjson.loads(text)
+        return {str(name): Health(value) for name, value in raw.items()}
+    except (orjson.JSONDecodeError, AttributeError, ValueError):
+        msg = (
+            "expected a JSON object of severity to down/degraded/ok, "
+            f'such as {{"critical": "down"}}, got {text!r}'
+        )
+        raise argparse.ArgumentTypeError(msg) from None
+
+
+def priority_matrix(text: str) -> PriorityMatrix:
+    """``{"1": {"down": "P1", "degraded": "P2"}, ...}``; cells not given keep their defaults."""
+    try:
+        return PriorityMatrix.from_mapping(orjson.loads(text))
+    except orjson.JSONDecodeError as error:
+        msg = f"priority matrix is not JSON: {error}"
+        raise argparse.ArgumentTypeError(msg) from None
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+_CORE_OPTIONS: list[tuple[str, str, Callable[[str], object], str]] = [
+    ("--window", "5m", duration, "related alerts starting within this form one incident"),
+    ("--group-wait", "10s", duration, "the first impact of an incident waits this long"),
+    ("--resolve-timeout", "5m", duration, "a firing alert not refreshed for this long resolves"),
+    ("--flap-window", "10m", duration, "window in which state flips are counted"),
+    ("--flap-threshold", "4", positive_int, "more flips than this in the flap window: flapping"),
+    ("--severity-map", "{}", severity_map, "JSON: severity to down/degraded/ok, over the defaults"),
+    ("--priority-matrix", "{}", priority_matrix, "JSON: criticality x status to P1..P4"),
+    ("--max-body-bytes", str(_LIMITS.max_body_bytes), positive_int, "largest message"),
+    ("--max-alerts-per-message", str(_LIMITS.max_alerts_per_message), positive_int, "most alerts"),
+    ("--max-labels", str(_LIMITS.max_labels), positive_int, "most labels on one alert"),
+    ("--max-label-bytes", str(_LIMITS.max_label_bytes), positive_int, "longest label name/value"),
+]  # fmt: skip
+
+
+def add_core_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "correlation settings (each also read from CORRELATOR_<FLAG>)"
+    )
+    for flag, default, parse, help_text in _CORE_OPTIONS:
+        group.add_argument(
+            flag,
+            default=env_default(flag, default),
+            type=parse,
+            help=f"{help_text} (default {default})",
+        )
+
+
+def core_settings(args: argparse.Namespace) -> CoreSettings:
+    defaults = CoreSettings()
+    return CoreSettings(
+        limits=Limits(
+            max_body_bytes=args.max_body_bytes,
+            max_alerts_per_message=args.max_alerts_per_message,
+            max_labels=args.max_labels,
+            max_label_bytes=args.max_label_bytes,
+        ),
+        resolve_timeout=args.resolve_timeout,
+        window=args.window,
+        group_wait=args.group_wait,
+        flap_window=args.flap_window,
+        flap_threshold=args.flap_threshold,
+        severity_health={**defaults.severity_health, **args.severity_map},
+        priorities=args.priority_matrix,
+    )

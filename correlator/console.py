@@ -1,0 +1,57 @@
+"""Impact events and run summaries for people reading a terminal."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from correlator.pipeline import Tally
+
+_TYPE_LABEL = {
+    "impact.opened": "OPENED",
+    "impact.updated": "UPDATED",
+    "impact.resolved": "RESOLVED",
+}
+
+
+def event_line(document: Mapping[str, Any]) -> str:
+    """One line per event: when, what, priority, service, status, root cause, alerts, key."""
+    service = document["business_service"]
+    root = document["root_cause"]
+    cause = (
+        f"root cause {root['node']} ({root['kind']}, confidence {root['confidence']:.2f})"
+        if root
+        else "no root cause"
+    )
+    alerts = ", ".join(sorted({alert["name"] for alert in document["alerts"]}))
+    return (
+        f"{document['updated_at']}  {_TYPE_LABEL[document['type']]:<8} {document['priority']}  "
+        f"{service['name']:<20} {document['status']:<8} {cause}  "
+        f"[{len(document['alerts'])} alert(s): {alerts}]  key={document['incident_key']}"
+    )
+
+
+def summary(tally: Tally, lines: int, open_incidents: int) -> str:
+    received = sum(tally.received.values())
+    parts = [
+        f"lines read: {lines}",
+        f"alerts read: {received}{_breakdown(tally.received)}",
+        f"invalid: {sum(tally.invalid.values())}{_breakdown(tally.invalid)}",
+        f"deduplicated: {tally.deduplicated}",
+        f"flapping: {tally.flapping}",
+        f"unmatched: {sum(tally.unmatched.values())}{_breakdown(tally.unmatched, most=8)}",
+        f"incidents: {len(tally.incidents)} ({open_incidents} still open at end of input)",
+        f"impacts: {sum(tally.impacts.values())}{_breakdown(_joined(tally.impacts))}",
+    ]
+    return "\n".join(parts)
+
+
+def _joined(counts: Mapping[tuple[str, str], int]) -> dict[str, int]:
+    return {f"{kind} {priority}": count for (kind, priority), count in counts.items()}
+
+
+def _breakdown(counts: Mapping[str, int], most: int | None = None) -> str:
+    if not counts:
+        return ""
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    shown = ", ".join(f"{name} {count}" for name, count in ranked[:most])
+    more = f", +{len(ranked) - most} more" if most is not None and len(ranked) > most else ""
+    return f" ({shown}{more})"

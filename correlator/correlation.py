@@ -1,0 +1,262 @@
+"""Correlation: the incidents of one business service, and the impact events they cause.
+
+Theory of operation. All state here belongs to one business service (the Kafka key
+of this stage). Alerts arrive as changes (firing or resolved) on nodes the service
+depends on. A firing alert joins the oldest open incident that has an alert on a
+*related* node (the same node, or one that depends on it, or one it depends on,
+directly or not) and whose first alert started within ``window`` of it; otherwise it
+starts a new incident. So a cascade is one incident, and failures in disjoint parts
+of the graph, or further apart in time than the window, are separate ones. An
+incident never merges into another: its key stays what it was.
+
+An incident's impact is re-assessed on every change (``impact.propagate`` and
+``rootcause.rank``). Its first impact waits ``group_wait`` from the incident's
+creation, so that a cascade lands in one event with the right root cause; then:
+
+=============================  ==================  ==================================
+when                           event               afterwards
+=============================  ==================  ==================================
+health turns degraded or down  ``impact.opened``   a new ``incident_key`` (episode)
+assessment changes             ``impact.updated``  status, priority, root cause, ...
+health back to ok, or the      ``impact.resolved`` the key is finished; should the
+incident's last alert resolves                     same incident hurt again, it opens
+                                                   a new episode with a new key
+=============================  ==================  ==================================
+
+An incident whose alerts never hurt the service (info alerts, a redundancy group
+with enough healthy members) emits nothing: no invented impact.
+"""
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from correlator.event import Assessment, EventType, ImpactEvent, build_event
+from correlator.health import Health, worst
+from correlator.impact import propagate
+from correlator.rootcause import rank, suspects_of
+from correlator.settings import CoreSettings
+from correlator.topology import Topology
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentAlert:
+    """An alert as correlation sees it: on a node, with the health its severity means."""
+
+    fingerprint: str
+    name: str
+    severity: str
+    node: str
+    starts_at: float
+    health: Health
+    flapping: bool = False
+    summary: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    seed: str
+    """Deterministic identity: the same alerts at the same times give the same seed."""
+    created_at: float
+    first_start: float
+    alerts: Mapping[str, IncidentAlert]
+    due_at: float | None
+    """End of group wait; None once it has passed."""
+    episode: int = 0
+    opened_at: float | None = None
+    """When the current impact opened; None while none is open."""
+    last: Assessment | None = None
+
+    @property
+    def key(self) -> str:
+        return incident_key(self.seed, self.episode)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceState:
+    service: str
+    incidents: tuple[Incident, ...] = field(default=())
+
+    def open_impacts(self) -> int:
+        return sum(1 for incident in self.incidents if incident.opened_at is not None)
+
+
+def incident_key(seed: str, episode: int) -> str:
+    return f"{seed}-{episode}"
+
+
+def apply(
+    state: ServiceState,
+    alert: IncidentAlert,
+    firing: bool,
+    now: float,
+    topology: Topology,
+    settings: CoreSettings,
+) -> tuple[ServiceState, list[ImpactEvent]]:
+    """One alert change on a node of this service."""
+    position = _position_of(state, alert.fingerprint)
+    if position is None and not firing:
+        return state, []
+    if position is None:
+        position = _related(state, alert, topology, settings.window)
+        if position is None:
+            incidents = (*state.incidents, _new_incident(state.service, alert, now, settings))
+            state = replace(state, incidents=incidents)
+            position = len(incidents) - 1
+    incident = state.incidents[position]
+    alerts = dict(incident.alerts)
+    if firing:
+        alerts[alert.fingerprint] = alert
+    else:
+        del alerts[alert.fingerprint]
+    incident = replace(incident, alerts=alerts)
+    return _settle(state, position, incident, now, topology, settings)
+
+
+def tick(
+    state: ServiceState, now: float, topology: Topology, settings: CoreSettings
+) -> tuple[ServiceState, list[ImpactEvent]]:
+    """Let time pass: incidents whose group wait is over get assessed."""
+    events: list[ImpactEvent] = []
+    for position, incident in enumerate(state.incidents):
+        if incident.due_at is not None and incident.due_at <= now:
+            state, emitted = _settle(state, position, incident, now, topology, settings)
+            events += emitted
+    return state, events
+
+
+def next_due(state: ServiceState) -> float | None:
+    dues = [incident.due_at for incident in state.incidents if incident.due_at is not None]
+    return min(dues, default=None)
+
+
+def _settle(
+    state: ServiceState,
+    position: int,
+    incident: Incident,
+    now: float,
+    topology: Topology,
+    settings: CoreSettings,
+) -> tuple[ServiceState, list[ImpactEvent]]:
+    """Assess ``incident`` at ``now``, store it at ``position``, and say what changed."""
+    incident, event = _assess(state.service, incident, now, topology, settings)
+    incidents = list(state.incidents)
+    if incident.alerts:
+        incidents[position] = incident
+    else:
+        del incidents[position]
+    return replace(state, incidents=tuple(incidents)), [event] if event else []
+
+
+def _assess(
+    service: str, incident: Incident, now: float, topology: Topology, settings: CoreSettings
+) -> tuple[Incident, ImpactEvent | None]:
+    if incident.due_at is not None:
+        if now < incident.due_at and incident.alerts:
+            return incident, None
+        incident = replace(incident, due_at=None)
+    if not incident.alerts:
+        return incident, _resolve(service, incident, now, topology)[1]
+    assessment = _assessment(service, incident.alerts, topology, settings)
+    if incident.opened_at is None:
+        if assessment.status is Health.OK:
+            return incident, None
+        incident = replace(incident, episode=incident.episode + 1, opened_at=now, last=assessment)
+        return incident, _event(EventType.OPENED, service, incident, assessment, now, topology)
+    if assessment.status is Health.OK:
+        return _resolve(service, incident, now, topology)
+    if assessment == incident.last:
+        return incident, None
+    incident = replace(incident, last=assessment)
+    return incident, _event(EventType.UPDATED, service, incident, assessment, now, topology)
+
+
+def _resolve(
+    service: str, incident: Incident, now: float, topology: Topology
+) -> tuple[Incident, ImpactEvent | None]:
+    if incident.opened_at is None or incident.last is None:
+        return incident, None
+    final = replace(incident.last, status=Health.OK)
+    event = _event(EventType.RESOLVED, service, incident, final, now, topology)
+    return replace(incident, opened_at=None, last=None), event
+
+
+def _event(
+    kind: EventType,
+    service: str,
+    incident: Incident,
+    assessment: Assessment,
+    now: float,
+    topology: Topology,
+) -> ImpactEvent:
+    assert incident.opened_at is not None
+    return build_event(
+        kind,
+        topology.nodes[service],
+        incident.key,
+        assessment,
+        opened_at=incident.opened_at,
+        now=now,
+        topology_version=topology.version,
+    )
+
+
+def _assessment(
+    service: str, alerts: Mapping[str, IncidentAlert], topology: Topology, settings: CoreSettings
+) -> Assessment:
+    node_health: dict[str, Health] = {}
+    starts: dict[str, list[tuple[float, str]]] = {}
+    for alert in alerts.values():
+        node_health[alert.node] = worst(node_health.get(alert.node, Health.OK), alert.health)
+        if alert.health is not Health.OK:
+            starts.setdefault(alert.node, []).append((alert.starts_at, alert.fingerprint))
+    propagation = propagate(topology, service, node_health)
+    candidates = rank(topology, service, suspects_of(starts))
+    criticality = topology.nodes[service].criticality or 4
+    return Assessment(
+        status=propagation.status,
+        priority=settings.priorities.priority(criticality, propagation.status),
+        candidates=tuple(candidates),
+        path=topology.path(candidates[0].node, service) if candidates else (),
+        affected=propagation.affected,
+        alerts=tuple(sorted(alerts.values(), key=lambda a: (a.starts_at, a.fingerprint))),
+    )
+
+
+def _position_of(state: ServiceState, fingerprint: str) -> int | None:
+    for position, incident in enumerate(state.incidents):
+        if fingerprint in incident.alerts:
+            return position
+    return None
+
+
+def _related(
+    state: ServiceState, alert: IncidentAlert, topology: Topology, window: float
+) -> int | None:
+    """The oldest incident this alert belongs to, by dependency and by time."""
+    above = topology.ancestors(alert.node)
+    for position, incident in enumerate(state.incidents):
+        if abs(alert.starts_at - incident.first_start) > window:
+            continue
+        for member in incident.alerts.values():
+            if (
+                member.node == alert.node
+                or member.node in above
+                or alert.node in topology.ancestors(member.node)
+            ):
+                return position
+    return None
+
+
+def _new_incident(
+    service: str, alert: IncidentAlert, now: float, settings: CoreSettings
+) -> Incident:
+    identity = f"{service}\x00{alert.fingerprint}\x00{alert.starts_at!r}".encode()
+    seed = f"{service}-{hashlib.sha256(identity).hexdigest()[:16]}"
+    return Incident(
+        seed=seed,
+        created_at=now,
+        first_start=alert.starts_at,
+        alerts={},
+        due_at=now + settings.group_wait,
+    )
