@@ -3,9 +3,10 @@
 Theory of operation. All state here belongs to one business service (the Kafka key
 of this stage). Alerts arrive as changes (firing or resolved) on nodes the service
 depends on. A firing alert joins the oldest open incident that has an alert on a
-*related* node (the same node, or one that depends on it, or one it depends on,
-directly or not) and whose first alert started within ``window`` of it; otherwise it
-starts a new incident. So a cascade is one incident, and failures in disjoint parts
+*related* node and whose first alert started within ``window`` of it; otherwise it
+starts a new incident. Two nodes are related when one needs the other, directly or
+not, or when one node needs both directly (siblings, such as the members of a
+redundancy group, whose joint failure is what hurts). So a cascade is one incident, and failures in disjoint parts
 of the graph, or further apart in time than the window, are separate ones. An
 incident never merges into another: its key stays what it was.
 
@@ -234,17 +235,11 @@ def _related(
     state: ServiceState, alert: IncidentAlert, topology: Topology, window: float
 ) -> int | None:
     """The oldest incident this alert belongs to, by dependency and by time."""
-    above = topology.ancestors(alert.node)
     for position, incident in enumerate(state.incidents):
-        if abs(alert.starts_at - incident.first_start) > window:
-            continue
-        for member in incident.alerts.values():
-            if (
-                member.node == alert.node
-                or member.node in above
-                or alert.node in topology.ancestors(member.node)
-            ):
-                return position
+        if abs(alert.starts_at - incident.first_start) <= window and any(
+            topology.related(alert.node, member.node) for member in incident.alerts.values()
+        ):
+            return position
     return None
 
 

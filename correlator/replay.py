@@ -36,8 +36,9 @@ def replay(
     on_dead_letter: DeadLetterSink | None = None,
 ) -> ReplayResult:
     count = 0
-    for count, line in enumerate(lines, start=1):
-        received = _receive_line(pipeline, line.rstrip(b"\r\n"))
+    for count, raw_line in enumerate(lines, start=1):
+        line = raw_line.rstrip(b"\r\n")
+        received = _receive_line(pipeline, line)
         for event in received.events:
             on_event(event)
         if on_dead_letter is not None:

@@ -119,7 +119,7 @@ def _node(raw: object, position: int, problems: _Problems) -> Node | None:
         )
         return None
     before = len(problems.found)
-    unknown = sorted(set(raw) - NODE_KEYS)
+    unknown = sorted(str(key) for key in set(raw) - NODE_KEYS)
     if unknown:
         problems.add(
             node_id,
@@ -181,8 +181,8 @@ def _min_healthy(raw: Mapping[str, object], kind: Kind, node_id: str, problems: 
     if kind is not Kind.GROUP:
         return 1
     members = raw.get("members")
-    count = len(members) if isinstance(members, list) else 0
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    count = len(set(map(str, members))) if isinstance(members, list) else 0
+    if type(value) is not int or value < 1:
         problems.add(node_id, f"'min_healthy' must be a whole number >= 1, got {value!r}")
     elif count and value > count:
         problems.add(node_id, f"'min_healthy' is {value} but the group has only {count} member(s)")
@@ -197,10 +197,9 @@ def _criticality(
         if value is not None:
             problems.add(node_id, "'criticality' belongs on nodes of kind business_service")
         return None
-    if isinstance(value, bool) or value not in (1, 2, 3, 4):
+    if type(value) is not int or value not in (1, 2, 3, 4):
         problems.add(node_id, f"'criticality' must be 1 (highest) .. 4, got {value!r}")
         return None
-    assert isinstance(value, int)
     return value
 
 

@@ -68,6 +68,9 @@ class Topology:
             self._business_services_of
         )
         self.path: Callable[[str, str], tuple[str, ...]] = lru_cache(_CACHE_SIZE)(self._path)
+        self.dependents: Callable[[str], frozenset[str]] = lru_cache(_CACHE_SIZE)(
+            self._dependents
+        )
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -87,6 +90,19 @@ class Topology:
                 edges = nx.find_cycle(self.graph.subgraph(component))
                 found.append([edge[0] for edge in edges] + [edges[-1][1]])
         return sorted(found)
+
+    def related(self, first: str, second: str) -> bool:
+        """One needs the other (directly or not), or some node directly needs both."""
+        return (
+            first == second
+            or first in self.ancestors(second)
+            or second in self.ancestors(first)
+            or not self.dependents(first).isdisjoint(self.dependents(second))
+        )
+
+    def _dependents(self, node_id: str) -> frozenset[str]:
+        """The nodes that directly need this one."""
+        return frozenset(self.graph.predecessors(node_id))
 
     def _ancestors(self, node_id: str) -> frozenset[str]:
         """Every node that needs this one, directly or not."""

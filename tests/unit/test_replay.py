@@ -1,0 +1,172 @@
+"""``correlator replay`` end to end, as a user runs it: files in, JSONL and a summary out."""
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import orjson
+import pytest
+from support import SHOP_YAML, T0, generic, webhook
+
+from correlator.cli import main
+from correlator.event import schema
+from correlator.timestamps import format_timestamp
+
+
+def envelope(at: float, value: object) -> bytes:
+    return orjson.dumps({"received_at": format_timestamp(at), "value": value})
+
+
+def cascade_lines() -> list[bytes]:
+    redis = generic("RedisDown", at=T0, service="redis-cart")
+    crash = generic("KubePodCrashLooping", at=T0 + 3, severity="warning", service="cartservice")
+    resolved = {**redis, "status": "resolved", "endsAt": format_timestamp(T0 + 120)}
+    return [
+        envelope(T0 + 1, webhook(redis)),
+        envelope(T0 + 4, webhook(redis, crash)),
+        envelope(T0 + 60, webhook(redis, crash)),
+        envelope(T0 + 121, webhook(resolved)),
+    ]
+
+
+@pytest.fixture
+def topology(tmp_path: Path) -> Path:
+    path = tmp_path / "shop.yaml"
+    path.write_text(SHOP_YAML)
+    return path
+
+
+def replay(
+    topology: Path, lines: list[bytes], tmp_path: Path, *extra: str
+) -> tuple[int, list[dict[str, Any]], Path]:
+    alerts = tmp_path / "alerts.jsonl"
+    alerts.write_bytes(b"\n".join(lines) + b"\n")
+    out = tmp_path / "impacts.jsonl"
+    code = main(["replay", "--topology", str(topology), "--alerts", str(alerts),
+                 "--out", str(out), *extra])  # fmt: skip
+    return code, [json.loads(line) for line in out.read_bytes().splitlines()], out
+
+
+def test_replay_writes_impacts_and_a_summary(
+    topology: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, events, _ = replay(topology, cascade_lines(), tmp_path)
+    assert code == 0
+    assert [e["type"] for e in events] == ["impact.opened", "impact.updated"]
+    assert events[0]["root_cause"]["node"] == "redis-cart"
+    assert events[0]["opened_at"] == format_timestamp(T0 + 11)  # received T0+1, group wait 10 s
+    summary = capsys.readouterr().err
+    assert "lines read: 4" in summary
+    assert "alerts read: 6 (alertmanager 6)" in summary
+    assert "deduplicated: 3" in summary  # redis twice, the crashloop once
+    assert "incidents: 1" in summary
+    assert "impacts: 2 (impact.opened P1 1, impact.updated P2 1)" in summary
+
+
+def test_same_input_gives_byte_identical_output(topology: Path, tmp_path: Path) -> None:
+    outputs = []
+    for run in ("first", "second"):
+        (tmp_path / run).mkdir()
+        outputs.append(replay(topology, cascade_lines(), tmp_path / run)[2].read_bytes())
+    assert outputs[0] == outputs[1]
+    assert outputs[0].count(b"\n") == 2
+
+
+def test_every_event_validates_against_the_shipped_schema(topology: Path, tmp_path: Path) -> None:
+    _, events, _ = replay(topology, cascade_lines(), tmp_path)
+    validator = jsonschema.Draft202012Validator(schema())
+    for event in events:
+        validator.validate(event)
+
+
+def test_raw_bodies_without_envelope_use_the_alerts_own_time(
+    topology: Path, tmp_path: Path
+) -> None:
+    lines = [orjson.dumps(webhook(generic("RedisDown", at=T0, service="redis-cart")))]
+    _, [opened], _ = replay(topology, lines, tmp_path)
+    assert opened["opened_at"] == format_timestamp(T0 + 10)
+
+
+BAD_LINES = [
+    (b"", "empty"),
+    (b'{"received_at": "2026-11-20T14:00:01Z", "value": {"labels": ', "invalid_json"),
+    (b'{"labels": {"alertname": "\xc3\x28"}}', "not_utf8"),
+    (b'{"received_at": "not a time", "value": {}}', "bad_timestamp"),
+    (orjson.dumps({"labels": {"alertname": 5}}), "wrong_type"),
+    (b"[" * 3000 + b"]" * 3000, "invalid_json"),
+]
+
+
+def test_bad_lines_never_stop_replay_nor_lose_the_next_alert(
+    topology: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = cascade_lines()
+    lines = [good[0], *(line for line, _ in BAD_LINES), *good[1:]]
+    deadletter = tmp_path / "dead.jsonl"
+    code, events, _ = replay(topology, lines, tmp_path, "--deadletter", str(deadletter))
+    assert code == 0
+    assert [e["type"] for e in events] == ["impact.opened", "impact.updated"]
+    letters = [json.loads(line) for line in deadletter.read_bytes().splitlines()]
+    assert [letter["reason"] for letter in letters] == [reason for _, reason in BAD_LINES]
+    assert [letter["source"]["line"] for letter in letters] == list(range(2, 2 + len(BAD_LINES)))
+    assert all(letter["error"] and letter["received_at"] for letter in letters)
+    not_utf8 = letters[2]
+    assert not_utf8["raw_encoding"] == "base64"
+    assert base64.b64decode(not_utf8["raw"]) == BAD_LINES[2][0]
+    assert "invalid: 6" in capsys.readouterr().err
+
+
+def test_dead_letter_raw_is_bounded(topology: Path, tmp_path: Path) -> None:
+    huge = orjson.dumps({"labels": {"alertname": "A", "x": 1}, "pad": "é" * 100_000})
+    deadletter = tmp_path / "dead.jsonl"
+    replay(topology, [huge], tmp_path, "--deadletter", str(deadletter))
+    [letter] = [json.loads(line) for line in deadletter.read_bytes().splitlines()]
+    assert letter["raw_truncated"] is True
+    assert letter["raw_bytes"] == len(huge)
+    assert letter["raw_encoding"] == "utf-8"
+    assert len(letter["raw"].encode()) <= 64 * 1024
+
+
+def test_text_format_reads_like_a_sentence(
+    topology: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    alerts = tmp_path / "alerts.jsonl"
+    alerts.write_bytes(b"\n".join(cascade_lines()))
+    assert main(["replay", "--topology", str(topology), "--alerts", str(alerts),
+                 "--format", "text"]) == 0  # fmt: skip
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "OPENED" in first and "P1" in first and "Checkout" in first
+    assert "root cause redis-cart (cache" in first
+
+
+def test_settings_come_from_flags_and_environment(
+    topology: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CORRELATOR_GROUP_WAIT", "30s")
+    _, events, _ = replay(topology, cascade_lines(), tmp_path)
+    assert events[0]["opened_at"] == format_timestamp(T0 + 31)
+    _, events, _ = replay(topology, cascade_lines(), tmp_path, "--group-wait", "0")
+    assert events[0]["opened_at"] == format_timestamp(T0 + 1)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--alerts", "x.jsonl"], "needs a topology"),
+        (["--topology", "missing.yaml", "--alerts", "x"], "missing.yaml: cannot read"),
+    ],
+)
+def test_usage_errors_say_what_to_do(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CORRELATOR_TOPOLOGY", raising=False)
+    assert main(["replay", *argv]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_bad_setting_value_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["replay", "--topology", "t", "--alerts", "a", "--window", "soon"])
+    assert "expected a duration" in capsys.readouterr().err
