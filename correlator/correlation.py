@@ -6,9 +6,10 @@ depends on. A firing alert joins the oldest open incident that has an alert on a
 *related* node and whose first alert started within ``window`` of it; otherwise it
 starts a new incident. Two nodes are related when one needs the other, directly or
 not, or when one node needs both directly (siblings, such as the members of a
-redundancy group, whose joint failure is what hurts). So a cascade is one incident, and failures in disjoint parts
-of the graph, or further apart in time than the window, are separate ones. An
-incident never merges into another: its key stays what it was.
+redundancy group, whose joint failure is what hurts). So a cascade is one
+incident, and failures in disjoint parts of the graph, or further apart in time
+than the window, are separate ones. An incident never merges into another: its key
+stays what it was.
 
 An incident's impact is re-assessed on every change (``impact.propagate`` and
 ``rootcause.rank``). Its first impact waits ``group_wait`` from the incident's

@@ -68,9 +68,7 @@ class Topology:
             self._business_services_of
         )
         self.path: Callable[[str, str], tuple[str, ...]] = lru_cache(_CACHE_SIZE)(self._path)
-        self.dependents: Callable[[str], frozenset[str]] = lru_cache(_CACHE_SIZE)(
-            self._dependents
-        )
+        self.dependents: Callable[[str], frozenset[str]] = lru_cache(_CACHE_SIZE)(self._dependents)
 
     def __len__(self) -> int:
         return len(self.nodes)

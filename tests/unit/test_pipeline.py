@@ -1,0 +1,77 @@
+"""Invariants of the whole core under random alert sequences (hypothesis)."""
+
+from collections import defaultdict
+from typing import Any
+
+import jsonschema
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support import T0, generic, pipeline, webhook
+
+from correlator.event import schema
+from correlator.pipeline import Pipeline
+
+VALIDATOR = jsonschema.Draft202012Validator(schema())
+TARGETS = [
+    {"service": "redis-cart"}, {"service": "cartservice"}, {"service": "frontend"},
+    {"service": "payment"}, {"service": "catalog-db"}, {"instance": "cart-0"},
+    {"instance": "cart-1"}, {"instance": "cart-2"}, {"service": "lb"}, {"service": "unknown"},
+]  # fmt: skip
+
+notifications = st.lists(
+    st.tuples(
+        st.floats(min_value=0, max_value=400),  # seconds since the previous message
+        st.integers(min_value=0, max_value=len(TARGETS) - 1),
+        st.sampled_from(["critical", "warning", "info"]),
+        st.booleans(),  # firing?
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+def drive(steps: list[tuple[float, int, str, bool]]) -> tuple[Pipeline, list[dict[str, Any]]]:
+    p = pipeline()
+    now = T0
+    events = []
+    for gap, target, severity, firing in steps:
+        now += gap
+        alert = generic("Failure", at=now, severity=severity, **TARGETS[target])
+        if not firing:
+            alert |= {"status": "resolved", "endsAt": alert["startsAt"]}
+        events += [e.document for e in p.receive_document(webhook(alert), now).events]
+    events += [e.document for e in p.advance(now + 24 * 3600)]
+    return p, events
+
+
+@settings(max_examples=150, deadline=None)
+@given(notifications)
+def test_lifecycle_invariants(steps: list[tuple[float, int, str, bool]]) -> None:
+    p, events = drive(steps)
+    by_key: dict[str, list[str]] = defaultdict(list)
+    for event in events:
+        VALIDATOR.validate(event)
+        by_key[event["incident_key"]].append(event["type"])
+        assert (event["status"] == "ok") == (event["type"] == "impact.resolved")
+    for types in by_key.values():
+        # Every key: opened, then updates, then resolved once time has run out.
+        assert types[0] == "impact.opened"
+        assert types[-1] == "impact.resolved"
+        assert set(types[1:-1]) <= {"impact.updated"}
+    # A day later every alert has timed out: nothing is left open, no state is kept.
+    assert p.open_incidents() == 0
+    assert p.alerts == {}
+    assert p.services == {}
+
+
+@settings(max_examples=50, deadline=None)
+@given(notifications)
+def test_replay_is_deterministic(steps: list[tuple[float, int, str, bool]]) -> None:
+    assert drive(steps)[1] == drive(steps)[1]
+
+
+@settings(max_examples=50, deadline=None)
+@given(notifications)
+def test_event_ids_are_unique(steps: list[tuple[float, int, str, bool]]) -> None:
+    ids = [event["event_id"] for event in drive(steps)[1]]
+    assert len(ids) == len(set(ids))
