@@ -32,7 +32,9 @@ RESOLVED = AlertState(alert(False, ends=T0 + 5), firing=False, last_seen=T0 + 5,
 OBSERVE_CASES = [
     # (previous state, notification, decision, forwarded as firing?)
     pytest.param(None, alert(), Decision.OPENED, True, id="first firing goes on"),
-    pytest.param(None, alert(False), Decision.STALE, None, id="resolve of unknown alert is dropped"),
+    pytest.param(
+        None, alert(False), Decision.STALE, None, id="resolve of unknown alert is dropped"
+    ),
     pytest.param(FIRING, alert(), Decision.REPEAT, None, id="re-notification is a repeat"),
     pytest.param(FIRING, alert(False, ends=T0 + 9), Decision.RESOLVED, False, id="resolve goes on"),
     pytest.param(RESOLVED, alert(), Decision.OPENED, True, id="firing again reopens"),
@@ -66,11 +68,15 @@ def test_repeat_refreshes_last_seen_and_count() -> None:
     assert (step.state.last_seen, step.state.seen) == (T0 + 60, 2)
 
 
-def flip(times: int, start: float = T0, gap: float = 10) -> tuple[AlertState | None, list[Decision]]:
+def flip(
+    times: int, start: float = T0, gap: float = 10
+) -> tuple[AlertState | None, list[Decision]]:
     state: AlertState | None = None
     decisions = []
     for i in range(times + 1):
-        step = observe(state, alert(firing=i % 2 == 0, ends=start + i * gap), start + i * gap, SETTINGS)
+        step = observe(
+            state, alert(firing=i % 2 == 0, ends=start + i * gap), start + i * gap, SETTINGS
+        )
         state = step.state
         decisions.append(step.decision)
     return state, decisions
@@ -121,7 +127,9 @@ def test_resolved_state_is_forgotten_after_the_flap_window() -> None:
     assert step is not None and (step.decision, step.state) == (Decision.FORGOTTEN, None)
 
 
-@pytest.mark.parametrize("state", [FIRING, RESOLVED, flip(6)[0]], ids=["firing", "resolved", "flapping"])
+@pytest.mark.parametrize(
+    "state", [FIRING, RESOLVED, flip(6)[0]], ids=["firing", "resolved", "flapping"]
+)
 def test_due_is_when_expire_first_acts(state: AlertState) -> None:
     moment = due(state, SETTINGS)
     assert expire(state, moment - 0.001, SETTINGS) is None

@@ -29,7 +29,13 @@ def test_checkout_health(alerting: dict[str, Health], status: Health) -> None:
 
 def test_affected_nodes_are_the_path_of_non_ok_nodes() -> None:
     result = propagate(shop(), "checkout", {"cart-0": D})
-    assert result.affected == ("cart-0", "cart-replicas", "cartservice", "checkout", "checkoutservice")
+    assert result.affected == (
+        "cart-0",
+        "cart-replicas",
+        "cartservice",
+        "checkout",
+        "checkoutservice",
+    )
 
 
 def test_cycles_terminate() -> None:

@@ -159,7 +159,10 @@ def test_settings_come_from_flags_and_environment(
     ],
 )
 def test_usage_errors_say_what_to_do(
-    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    argv: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("CORRELATOR_TOPOLOGY", raising=False)
     assert main(["replay", *argv]) == 1
