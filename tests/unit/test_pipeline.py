@@ -36,7 +36,8 @@ def drive(steps: list[tuple[float, int, str, bool]]) -> tuple[Pipeline, list[dic
     events = []
     for gap, target, severity, firing in steps:
         now += gap
-        alert = generic("Failure", at=now, severity=severity, **TARGETS[target])
+        alert = generic("Failure", at=now, severity=severity)
+        alert["labels"].update(TARGETS[target])
         if not firing:
             alert |= {"status": "resolved", "endsAt": alert["startsAt"]}
         events += [e.document for e in p.receive_document(webhook(alert), now).events]
