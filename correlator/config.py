@@ -75,6 +75,7 @@ def priority_matrix(text: str) -> PriorityMatrix:
 _CORE_OPTIONS: list[tuple[str, str, Callable[[str], object], str]] = [
     ("--window", "5m", duration, "related alerts starting within this form one incident"),
     ("--group-wait", "10s", duration, "the first impact of an incident waits this long"),
+    ("--group-interval", "1m", duration, "updates changing only alerts wait this long"),
     ("--resolve-timeout", "5m", duration, "a firing alert not refreshed for this long resolves"),
     ("--flap-window", "10m", duration, "window in which state flips are counted"),
     ("--flap-threshold", "4", positive_int, "more flips than this in the flap window: flapping"),
@@ -112,6 +113,7 @@ def core_settings(args: argparse.Namespace) -> CoreSettings:
         resolve_timeout=args.resolve_timeout,
         window=args.window,
         group_wait=args.group_wait,
+        group_interval=args.group_interval,
         flap_window=args.flap_window,
         flap_threshold=args.flap_threshold,
         severity_health={**defaults.severity_health, **args.severity_map},

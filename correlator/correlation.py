@@ -3,8 +3,8 @@
 Theory of operation. All state here belongs to one business service (the Kafka key
 of this stage). Alerts arrive as changes (firing or resolved) on nodes the service
 depends on. A firing alert joins the oldest open incident that has an alert on a
-*related* node and whose first alert started within ``window`` of it; otherwise it
-starts a new incident. Two nodes are related when one needs the other, directly or
+*related* node which started within ``window`` of it; otherwise it starts a new
+incident. Two nodes are related when one needs the other, directly or
 not, or when one node needs both directly (siblings, such as the members of a
 redundancy group, whose joint failure is what hurts). So a cascade is one
 incident, and failures in disjoint parts of the graph, or further apart in time
@@ -13,7 +13,10 @@ stays what it was.
 
 An incident's impact is re-assessed on every change (``impact.propagate`` and
 ``rootcause.rank``). Its first impact waits ``group_wait`` from the incident's
-creation, so that a cascade lands in one event with the right root cause; then:
+creation, so that a cascade lands in one event with the right root cause. Later
+changes of status, priority or root cause go out at once; changes only to the
+alerts, path or affected nodes go out at most once per ``group_interval``, so a
+cascade of symptoms folds into a few updates (Alertmanager's group_interval):
 
 =============================  ==================  ==================================
 when                           event               afterwards
@@ -60,14 +63,15 @@ class Incident:
     seed: str
     """Deterministic identity: the same alerts at the same times give the same seed."""
     created_at: float
-    first_start: float
     alerts: Mapping[str, IncidentAlert]
     due_at: float | None
-    """End of group wait; None once it has passed."""
+    """When the incident must be looked at again: end of group wait, or of group interval."""
     episode: int = 0
     opened_at: float | None = None
     """When the current impact opened; None while none is open."""
     last: Assessment | None = None
+    """What the last event said."""
+    emitted_at: float = 0.0
 
     @property
     def key(self) -> str:
@@ -118,7 +122,7 @@ def apply(
 def tick(
     state: ServiceState, now: float, topology: Topology, settings: CoreSettings
 ) -> tuple[ServiceState, list[ImpactEvent]]:
-    """Let time pass: incidents whose group wait is over get assessed."""
+    """Let time pass: incidents whose group wait or group interval is over get assessed."""
     events: list[ImpactEvent] = []
     for position, incident in enumerate(state.incidents):
         if incident.due_at is not None and incident.due_at <= now:
@@ -153,24 +157,51 @@ def _settle(
 def _assess(
     service: str, incident: Incident, now: float, topology: Topology, settings: CoreSettings
 ) -> tuple[Incident, ImpactEvent | None]:
-    if incident.due_at is not None:
-        if now < incident.due_at and incident.alerts:
-            return incident, None
-        incident = replace(incident, due_at=None)
     if not incident.alerts:
         return incident, _resolve(service, incident, now, topology)[1]
+    group_wait_ends = incident.created_at + settings.group_wait
+    if incident.episode == 0 and now < group_wait_ends:
+        return replace(incident, due_at=group_wait_ends), None
+    incident = replace(incident, due_at=None)
     assessment = _assessment(service, incident.alerts, topology, settings)
     if incident.opened_at is None:
         if assessment.status is Health.OK:
             return incident, None
-        incident = replace(incident, episode=incident.episode + 1, opened_at=now, last=assessment)
-        return incident, _event(EventType.OPENED, service, incident, assessment, now, topology)
+        incident = replace(incident, episode=incident.episode + 1, opened_at=now)
+        return _emit(EventType.OPENED, service, incident, assessment, now, topology)
     if assessment.status is Health.OK:
         return _resolve(service, incident, now, topology)
-    if assessment == incident.last:
+    if incident.last is None or assessment == incident.last:
         return incident, None
-    incident = replace(incident, last=assessment)
-    return incident, _event(EventType.UPDATED, service, incident, assessment, now, topology)
+    next_minor = incident.emitted_at + settings.group_interval
+    if _material(assessment, incident.last) or now >= next_minor:
+        return _emit(EventType.UPDATED, service, incident, assessment, now, topology)
+    return replace(incident, due_at=next_minor), None
+
+
+def _material(assessment: Assessment, last: Assessment) -> bool:
+    """A change worth telling at once: it changes what an operator would do."""
+    return (
+        assessment.status != last.status
+        or assessment.priority != last.priority
+        or _root_node(assessment) != _root_node(last)
+    )
+
+
+def _root_node(assessment: Assessment) -> str | None:
+    return assessment.candidates[0].node if assessment.candidates else None
+
+
+def _emit(
+    kind: EventType,
+    service: str,
+    incident: Incident,
+    assessment: Assessment,
+    now: float,
+    topology: Topology,
+) -> tuple[Incident, ImpactEvent]:
+    incident = replace(incident, last=assessment, emitted_at=now)
+    return incident, _event(kind, service, incident, assessment, now, topology)
 
 
 def _resolve(
@@ -235,12 +266,13 @@ def _position_of(state: ServiceState, fingerprint: str) -> int | None:
 def _related(
     state: ServiceState, alert: IncidentAlert, topology: Topology, window: float
 ) -> int | None:
-    """The oldest incident this alert belongs to, by dependency and by time."""
+    """The oldest incident with an alert on a related node that started within the window."""
     for position, incident in enumerate(state.incidents):
-        if abs(alert.starts_at - incident.first_start) <= window and any(
-            topology.related(alert.node, member.node) for member in incident.alerts.values()
-        ):
-            return position
+        for member in incident.alerts.values():
+            if abs(alert.starts_at - member.starts_at) <= window and topology.related(
+                alert.node, member.node
+            ):
+                return position
     return None
 
 
@@ -252,7 +284,6 @@ def _new_incident(
     return Incident(
         seed=seed,
         created_at=now,
-        first_start=alert.starts_at,
         alerts={},
         due_at=now + settings.group_wait,
     )

@@ -40,6 +40,8 @@ class CoreSettings:
     """Alerts on related nodes that start within this of an incident's first start join it."""
     group_wait: float = 10.0
     """The first impact of an incident waits this long, so a cascade lands in one event."""
+    group_interval: float = 60.0
+    """Updates that change only an incident's alerts wait at least this long after the last."""
     flap_window: float = 600.0
     flap_threshold: int = 4
     """An alert that flips state more than this many times within ``flap_window`` is flapping."""

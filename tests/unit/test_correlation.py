@@ -16,6 +16,7 @@ from correlator.health import Health
 from correlator.pipeline import Pipeline
 from correlator.priority import PriorityMatrix
 from correlator.settings import CoreSettings
+from correlator.timestamps import format_timestamp
 
 
 def push(p: Pipeline, at: float, *alerts: dict[str, Any]) -> list[dict[str, Any]]:
@@ -70,19 +71,45 @@ def test_lifecycle_opened_updated_resolved_with_a_stable_key() -> None:
     p = pipeline()
     push(p, T0, redis_down(T0))
     [opened] = run(p, T0 + 10)
-    [updated] = push(p, T0 + 20, cart_crashloop(T0 + 20))
-    # The cause resolves first: the crashloop remains, now the root cause.
-    [moved] = push(p, T0 + 50, redis_down(T0, status="resolved"))
-    [resolved] = push(p, T0 + 60, cart_crashloop(T0 + 20) | {
-        "status": "resolved", "endsAt": "2026-11-20T14:01:00Z"})  # fmt: skip
+    # A symptom joins: only the alert list changes, so it waits for group interval (60 s).
+    assert push(p, T0 + 20, cart_crashloop(T0 + 20)) == []
+    [updated] = run(p, T0 + 70)
+    assert updated["updated_at"] == format_timestamp(T0 + 70)
+    # The cause resolves: the crashloop remains, now the root cause: told at once.
+    [moved] = push(p, T0 + 80, redis_down(T0, status="resolved"))
+    [resolved] = push(p, T0 + 90, cart_crashloop(T0 + 20) | {
+        "status": "resolved", "endsAt": "2026-11-20T14:01:30Z"})  # fmt: skip
     assert [e["type"] for e in (opened, updated, moved, resolved)] == [
         "impact.opened", "impact.updated", "impact.updated", "impact.resolved"]  # fmt: skip
     assert (moved["root_cause"]["node"], moved["status"]) == ("cartservice", "degraded")
     assert len({e["incident_key"] for e in (opened, updated, moved, resolved)}) == 1
     assert resolved["status"] == "ok"
-    assert resolved["resolved_at"] == "2026-11-20T14:01:00.000Z"
+    assert resolved["resolved_at"] == "2026-11-20T14:01:30.000Z"
     assert resolved["opened_at"] == opened["opened_at"]
     assert len({e["event_id"] for e in (opened, updated, moved, resolved)}) == 4
+
+
+def test_symptoms_joining_fold_into_one_update_per_group_interval() -> None:
+    p = pipeline()
+    push(p, T0, redis_down(T0))
+    run(p, T0 + 10)
+    for second in range(11, 40):
+        push(p, T0 + second, generic("Errors", at=T0 + second, severity="warning",
+                                     service="cartservice", pod=f"cart-{second}"))  # fmt: skip
+    assert run(p, T0 + 69.9) == []
+    [update] = run(p, T0 + 70)
+    assert len(update["alerts"]) == 30
+    assert run(p, T0 + 299) == []  # nothing more until redis-cart times out at T0 + 300
+
+
+def test_a_changed_root_cause_or_status_is_told_at_once() -> None:
+    p = pipeline()
+    push(p, T0, cart_crashloop(T0))
+    [opened] = run(p, T0 + 10)
+    [updated] = push(p, T0 + 11, redis_down(T0 + 11))
+    assert (opened["status"], opened["root_cause"]["node"]) == ("degraded", "cartservice")
+    assert (updated["status"], updated["root_cause"]["node"]) == ("down", "redis-cart")
+    assert updated["updated_at"] == format_timestamp(T0 + 11)
 
 
 def test_repeats_do_not_produce_updates() -> None:
