@@ -5,6 +5,7 @@ from typing import Any
 
 from correlator.pipeline import Tally
 
+_NAMES_SHOWN = 2
 _TYPE_LABEL = {
     "impact.opened": "OPENED",
     "impact.updated": "UPDATED",
@@ -21,7 +22,8 @@ def event_line(document: Mapping[str, Any]) -> str:
         if root
         else "no root cause"
     )
-    alerts = ", ".join(sorted({alert["name"] for alert in document["alerts"]}))
+    names = sorted({alert["name"] for alert in document["alerts"]})
+    alerts = ", ".join(names[:_NAMES_SHOWN]) + (", ..." if len(names) > _NAMES_SHOWN else "")
     return (
         f"{document['updated_at']}  {_TYPE_LABEL[document['type']]:<8} {document['priority']}  "
         f"{service['name']:<20} {document['status']:<8} {cause}  "
