@@ -130,7 +130,7 @@ def _summary(
         return f"{service.name} recovered ({priority} resolved)"
     cause = f" because {root.node} ({root.kind}) failed" if root else ""
     alerts = len(assessment.alerts)
-    text = f"{service.name} is {assessment.status.value}, {priority}{cause}; {alerts} alert(s)"
+    text = f"{service.name} is {assessment.status.value} ({priority}){cause}; {alerts} alert(s)"
     if service.revenue_per_hour:
         text += f"; ~{service.revenue_per_hour:,.0f}/h revenue at risk"
     return text
