@@ -66,7 +66,7 @@ def parse_topology(content: bytes, path: str) -> Topology:
             problems.add(node.id, "duplicate id: another node already has it")
             continue
         nodes[node.id] = node
-    _check_references(nodes, problems)
+    _check_references(nodes, _declared_ids(raw_nodes), problems)
     problems.raise_any()
     assert isinstance(document, Mapping)
     version = f"{document['name']}@{hashlib.sha256(content).hexdigest()[:12]}"
@@ -243,11 +243,20 @@ def _selectors(value: object, node_id: str, problems: _Problems) -> tuple[Select
     return tuple(selectors)
 
 
-def _check_references(nodes: Mapping[str, Node], problems: _Problems) -> None:
+def _declared_ids(raw_nodes: list[object]) -> set[str]:
+    """Ids in the file, including nodes rejected for other reasons (reported on their own)."""
+    return {
+        raw["id"]
+        for raw in raw_nodes
+        if isinstance(raw, Mapping) and isinstance(raw.get("id"), str)
+    }
+
+
+def _check_references(nodes: Mapping[str, Node], declared: set[str], problems: _Problems) -> None:
     for node in nodes.values():
         for dependency in node.depends_on:
-            if dependency not in nodes:
+            if dependency not in declared:
                 problems.add(node.id, f"depends on unknown node {dependency!r}")
         for member in node.members:
-            if member not in nodes:
+            if member not in declared:
                 problems.add(node.id, f"group member {member!r} is not a node")

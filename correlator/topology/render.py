@@ -2,7 +2,7 @@
 
 from collections import Counter
 
-from correlator.topology.model import Kind, Topology
+from correlator.topology.model import Kind, Node, Topology
 
 
 def overview(topology: Topology) -> str:
@@ -23,40 +23,37 @@ def overview(topology: Topology) -> str:
 
 
 def dependency_tree(topology: Topology, node_id: str) -> str:
-    """The node, everything it needs down to the leaves, and the business services it can affect."""
+    """The node, everything it needs down to the leaves, and the business services it can affect.
+
+    Depth first with an explicit stack: real graphs can be deeper than Python's recursion.
+    """
     lines: list[str] = []
-    _walk(topology, node_id, "", "", set(), set(), lines)
+    shown: set[str] = set()
+    stack: list[tuple[str, str, str, frozenset[str]]] = [(node_id, "", "", frozenset())]
+    while stack:
+        current, lead, indent, on_path = stack.pop()
+        node = topology.nodes[current]
+        label = f"{lead}{current} ({_detail(node)})"
+        if current in on_path:
+            lines.append(f"{label}  <- cycle")
+            continue
+        if current in shown and node.needs:
+            lines.append(f"{label}  (expanded above)")
+            continue
+        lines.append(label)
+        shown.add(current)
+        children = []
+        for position, need in enumerate(node.needs):
+            last = position == len(node.needs) - 1
+            branch, rest = ("└── ", "    ") if last else ("├── ", "│   ")
+            children.append((need, indent + branch, indent + rest, on_path | {current}))
+        stack.extend(reversed(children))
     services = [s for s in topology.business_services_of(node_id) if s != node_id]
     lines.append("can affect: " + (", ".join(services) if services else "no business service"))
     return "\n".join(lines)
 
 
-def _walk(
-    topology: Topology,
-    node_id: str,
-    lead: str,
-    indent: str,
-    on_path: set[str],
-    shown: set[str],
-    lines: list[str],
-) -> None:
-    node = topology.nodes[node_id]
-    detail = f"{node.kind.value}"
+def _detail(node: Node) -> str:
     if node.kind is Kind.GROUP:
-        detail += f", min_healthy {node.min_healthy} of {len(node.members)}"
-    if node_id in on_path:
-        lines.append(f"{lead}{node_id} ({detail})  <- cycle")
-        return
-    if node_id in shown and node.needs:
-        lines.append(f"{lead}{node_id} ({detail})  (expanded above)")
-        return
-    lines.append(f"{lead}{node_id} ({detail})")
-    shown.add(node_id)
-    needs = node.needs
-    for position, need in enumerate(needs):
-        last = position == len(needs) - 1
-        branch = "└── " if last else "├── "
-        _walk(
-            topology, need, indent + branch, indent + ("    " if last else "│   "),
-            on_path | {node_id}, shown, lines,
-        )  # fmt: skip
+        return f"{node.kind.value}, min_healthy {node.min_healthy} of {len(node.members)}"
+    return node.kind.value
