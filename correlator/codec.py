@@ -137,6 +137,7 @@ def _incident_to(incident: Incident) -> Json:
         "opened_at": incident.opened_at,
         "last": _assessment_to(incident.last) if incident.last else None,
         "emitted_at": incident.emitted_at,
+        "pending": _assessment_to(incident.pending) if incident.pending else None,
     }
 
 
@@ -151,6 +152,7 @@ def _incident_from(raw: Json) -> Incident:
         opened_at=raw["opened_at"],
         last=_assessment_from(raw["last"]) if raw["last"] else None,
         emitted_at=raw["emitted_at"],
+        pending=_assessment_from(raw["pending"]) if raw["pending"] else None,
     )
 
 

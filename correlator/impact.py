@@ -8,9 +8,15 @@ are left.
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
-from correlator.health import Health, worst
+from correlator.health import Health
 from correlator.topology import Kind, Node, Topology
+
+
+_OK, _DEGRADED, _DOWN = 0, 1, 2
+_RANK = {Health.OK: _OK, Health.DEGRADED: _DEGRADED, Health.DOWN: _DOWN}
+_HEALTH = (Health.OK, Health.DEGRADED, Health.DOWN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,53 +31,69 @@ def propagate(
     topology: Topology, business_service: str, alerting: Mapping[str, Health]
 ) -> Propagation:
     """Health of ``business_service`` given the health its alerts give to some nodes."""
-    reach: set[str] = set()
-    for node_id in alerting:
-        reach.add(node_id)
+    return _propagate(topology, business_service, frozenset(alerting.items()))
+
+
+@lru_cache(maxsize=1 << 16)
+def _propagate(
+    topology: Topology, business_service: str, alerting: frozenset[tuple[str, Health]]
+) -> Propagation:
+    """Memoised: in a storm many alerts land on nodes already alerting, changing nothing here.
+
+    Keyed on the topology object itself, which is immutable; a replaced topology's
+    entries age out of the cache.
+    """
+    ranks = {node_id: _RANK[health] for node_id, health in alerting}
+    reach: set[str] = set(ranks)
+    for node_id in ranks:
         reach |= topology.ancestors(node_id)
-    health = _evaluate(topology, business_service, alerting, reach)
-    affected = tuple(sorted(n for n, h in health.items() if h is not Health.OK))
-    return Propagation(health.get(business_service, Health.OK), affected)
+    ranked = _evaluate(topology, business_service, ranks, reach)
+    affected = tuple(sorted(n for n, rank in ranked.items() if rank))
+    return Propagation(_HEALTH[ranked.get(business_service, _OK)], affected)
 
 
 def _evaluate(
-    topology: Topology, root: str, alerting: Mapping[str, Health], reach: set[str]
-) -> dict[str, Health]:
-    """Post-order walk from ``root`` over nodes in ``reach``; a cycle back-edge counts as ok."""
-    health: dict[str, Health] = {}
+    topology: Topology, root: str, alerting: Mapping[str, int], reach: set[str]
+) -> dict[str, int]:
+    """Post-order walk from ``root`` over nodes in ``reach``; a cycle back-edge counts as ok.
+
+    Health is an int rank here (ok 0, degraded 1, down 2): this is the hot loop.
+    """
+    ranks: dict[str, int] = {}
     on_path: set[str] = set()
     stack: list[tuple[str, bool]] = [(root, False)]
+    nodes = topology.nodes
     while stack:
         node_id, children_done = stack.pop()
-        if node_id in health:
+        if node_id in ranks:
             continue
-        node = topology.nodes[node_id]
+        node = nodes[node_id]
         if children_done:
             on_path.discard(node_id)
-            health[node_id] = _health(node, alerting.get(node_id, Health.OK), health)
+            ranks[node_id] = _rank(node, alerting.get(node_id, _OK), ranks)
             continue
         on_path.add(node_id)
         stack.append((node_id, True))
-        stack.extend(
-            (need, False)
-            for need in node.needs
-            if need in reach and need not in health and need not in on_path
-        )
-    return health
+        for need in node.needs:
+            if need in reach and need not in ranks and need not in on_path:
+                stack.append((need, False))
+    return ranks
 
 
-def _health(node: Node, own: Health, known: Mapping[str, Health]) -> Health:
-    result = own
+def _rank(node: Node, own: int, known: Mapping[str, int]) -> int:
+    rank = own
     for dependency in node.depends_on:
-        result = worst(result, known.get(dependency, Health.OK))
+        found = known.get(dependency, _OK)
+        if found > rank:
+            rank = found
     if node.kind is Kind.GROUP:
-        result = worst(result, _group_health(node, known))
-    return result
+        rank = max(rank, _group_rank(node, known))
+    return rank
 
 
-def _group_health(group: Node, known: Mapping[str, Health]) -> Health:
-    states = [known.get(member, Health.OK) for member in group.members]
-    standing = sum(1 for state in states if state is not Health.DOWN)
+def _group_rank(group: Node, known: Mapping[str, int]) -> int:
+    ranks = [known.get(member, _OK) for member in group.members]
+    standing = sum(1 for rank in ranks if rank < _DOWN)
     if standing < group.min_healthy:
-        return Health.DOWN
-    return Health.DEGRADED if any(state is not Health.OK for state in states) else Health.OK
+        return _DOWN
+    return _DEGRADED if any(ranks) else _OK

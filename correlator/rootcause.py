@@ -47,7 +47,7 @@ def rank(topology: Topology, business_service: str, suspects: Sequence[Suspect])
     return [
         Candidate(
             node=suspect.node,
-            kind=topology.nodes[suspect.node].kind.value,
+            kind=topology.nodes[suspect.node].kind,
             confidence=round((len(explains) + 1) / len(alerting), 3),
             explains=explains,
             fingerprints=suspect.fingerprints,

