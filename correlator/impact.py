@@ -13,7 +13,6 @@ from functools import lru_cache
 from correlator.health import Health
 from correlator.topology import Kind, Node, Topology
 
-
 _OK, _DEGRADED, _DOWN = 0, 1, 2
 _RANK = {Health.OK: _OK, Health.DEGRADED: _DEGRADED, Health.DOWN: _DOWN}
 _HEALTH = (Health.OK, Health.DEGRADED, Health.DOWN)
