@@ -138,6 +138,7 @@ def _incident_to(incident: Incident) -> Json:
         "last": _assessment_to(incident.last) if incident.last else None,
         "emitted_at": incident.emitted_at,
         "pending": _assessment_to(incident.pending) if incident.pending else None,
+        "basis": sorted([node, health.value, start] for node, health, start in incident.basis),
     }
 
 
@@ -153,6 +154,7 @@ def _incident_from(raw: Json) -> Incident:
         last=_assessment_from(raw["last"]) if raw["last"] else None,
         emitted_at=raw["emitted_at"],
         pending=_assessment_from(raw["pending"]) if raw["pending"] else None,
+        basis=frozenset((node, Health(health), start) for node, health, start in raw["basis"]),
     )
 
 

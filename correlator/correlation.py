@@ -81,6 +81,8 @@ class Incident(NamedTuple):
     emitted_at: float = 0.0
     pending: Assessment | None = None
     """An assessment held back by group interval, valid until the alerts change."""
+    basis: frozenset[tuple[str, Health, float]] = frozenset()
+    """The ``_basis`` of the alerts the last event was assessed on."""
 
     @property
     def key(self) -> str:
@@ -170,6 +172,11 @@ def _assess(
     group_wait_ends = incident.created_at + settings.group_wait
     if incident.episode == 0 and now < group_wait_ends:
         return incident._replace(due_at=group_wait_ends), None
+    next_minor = incident.emitted_at + settings.group_interval
+    if incident.last is not None and now < next_minor and _basis(incident.alerts) == incident.basis:
+        # Nothing that decides status, priority or root cause changed: a minor update
+        # for the next group interval; assessing it now would be thrown away.
+        return incident._replace(due_at=next_minor), None
     incident = incident._replace(due_at=None)
     assessment = incident.pending or _assessment(service, incident.alerts, topology, settings)
     if incident.opened_at is None:
@@ -181,7 +188,6 @@ def _assess(
         return _resolve(service, incident, now, topology)
     if incident.last is None or assessment == incident.last:
         return incident, None
-    next_minor = incident.emitted_at + settings.group_interval
     if _material(assessment, incident.last) or now >= next_minor:
         return _emit(EventType.UPDATED, service, incident, assessment, now, topology)
     return incident._replace(due_at=next_minor, pending=assessment), None
@@ -196,6 +202,18 @@ def _material(assessment: Assessment, last: Assessment) -> bool:
     )
 
 
+def _basis(alerts: Mapping[str, IncidentAlert]) -> frozenset[tuple[str, Health, float]]:
+    """Each hurting node's worst health and first start: all that status, priority and
+    root cause are computed from (alerts that do not hurt change neither)."""
+    nodes: dict[str, tuple[Health, float]] = {}
+    for alert in alerts.values():
+        if alert.health is Health.OK:
+            continue
+        health, start = nodes.get(alert.node, (alert.health, alert.starts_at))
+        nodes[alert.node] = (worst(health, alert.health), min(start, alert.starts_at))
+    return frozenset((node, health, start) for node, (health, start) in nodes.items())
+
+
 def _root_node(assessment: Assessment) -> str | None:
     return assessment.candidates[0].node if assessment.candidates else None
 
@@ -208,7 +226,9 @@ def _emit(
     now: float,
     topology: Topology,
 ) -> tuple[Incident, ImpactEvent]:
-    incident = incident._replace(last=assessment, emitted_at=now, pending=None)
+    incident = incident._replace(
+        last=assessment, emitted_at=now, pending=None, basis=_basis(incident.alerts)
+    )
     return incident, _event(kind, service, incident, assessment, now, topology)
 
 
