@@ -26,7 +26,7 @@ def event_line(document: Mapping[str, Any]) -> str:
     alerts = ", ".join(names[:_NAMES_SHOWN]) + (", ..." if len(names) > _NAMES_SHOWN else "")
     return (
         f"{document['updated_at']}  {_TYPE_LABEL[document['type']]:<8} {document['priority']}  "
-        f"{service['name']:<20} {document['status']:<8} {cause}  "
+        f"{service['name']:<24} {document['status']:<8} {cause}  "
         f"[{len(document['alerts'])} alert(s): {alerts}]  key={document['incident_key']}"
     )
 
