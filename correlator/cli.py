@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -13,8 +14,8 @@ from correlator import __version__
 from correlator.config import add_core_options, core_settings, env_default
 from correlator.console import event_line, summary
 from correlator.errors import CorrelatorError, FileAccessError, SettingsError
-from correlator.pipeline import Pipeline
-from correlator.replay import EventSink, replay
+from correlator.pipeline import Pipeline, Tally
+from correlator.replay import EventSink, ProgressSink, replay
 from correlator.topology import Topology, load_topology
 from correlator.topology.render import dependency_tree, overview
 
@@ -118,9 +119,28 @@ def _replay(args: argparse.Namespace) -> int:
             (lambda record: deadletters.write(orjson.dumps(record) + b"\n"))
             if deadletters
             else None,
+            _progress_printer(),
         )
     print(summary(result.tally, result.lines, result.open_incidents), file=sys.stderr)
     return 0
+
+
+def _progress_printer(every_seconds: float = 5.0) -> ProgressSink:
+    """Say how far a long replay has got, at most every few seconds, on stderr."""
+    started = last = time.monotonic()
+
+    def show(lines: int, tally: Tally) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= every_seconds:
+            last = now
+            alerts = sum(tally.received.values())
+            rate = alerts / (now - started)
+            print(
+                f"replay: {lines:,} lines, {alerts:,} alerts, {rate:,.0f} alerts/s", file=sys.stderr
+            )
+
+    return show
 
 
 def _event_writer(out: BinaryIO, output_format: str) -> EventSink:

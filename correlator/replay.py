@@ -18,6 +18,9 @@ from correlator.timestamps import TimestampError, parse_timestamp
 
 EventSink = Callable[[ImpactEvent], object]
 DeadLetterSink = Callable[[dict[str, object]], object]
+ProgressSink = Callable[[int, Tally], object]
+PROGRESS_EVERY = 10_000
+"""Lines between calls of the progress sink."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +37,12 @@ def replay(
     source: str,
     on_event: EventSink,
     on_dead_letter: DeadLetterSink | None = None,
+    on_progress: ProgressSink | None = None,
 ) -> ReplayResult:
     count = 0
     for count, raw_line in enumerate(lines, start=1):
+        if on_progress is not None and count % PROGRESS_EVERY == 0:
+            on_progress(count, pipeline.tally)
         line = raw_line.rstrip(b"\r\n")
         received = _receive_line(pipeline, line)
         for event in received.events:

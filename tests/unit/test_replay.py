@@ -8,8 +8,9 @@ from typing import Any
 import jsonschema
 import orjson
 import pytest
-from support import SHOP_YAML, T0, generic, webhook
+from support import SHOP_YAML, T0, generic, pipeline, webhook
 
+from correlator import replay as replay_module
 from correlator.cli import main
 from correlator.event import schema
 from correlator.timestamps import format_timestamp
@@ -173,3 +174,17 @@ def test_bad_setting_value_is_refused(capsys: pytest.CaptureFixture[str]) -> Non
     with pytest.raises(SystemExit):
         main(["replay", "--topology", "t", "--alerts", "a", "--window", "soon"])
     assert "expected a duration" in capsys.readouterr().err
+
+
+def test_long_replays_report_progress(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(replay_module, "PROGRESS_EVERY", 2)
+    seen: list[tuple[int, int]] = []
+    replay_module.replay(
+        pipeline(),
+        cascade_lines(),
+        "alerts.jsonl",
+        lambda event: None,
+        on_progress=lambda lines, tally: seen.append((lines, sum(tally.received.values()))),
+    )
+    # After line 1 (1 alert) and line 3 (1 + 2 + 2 alerts) have been read.
+    assert seen == [(2, 1), (4, 5)]
