@@ -92,6 +92,8 @@ class Incident(NamedTuple):
 class ServiceState(NamedTuple):
     service: str
     incidents: tuple[Incident, ...] = ()
+    """Oldest first. Every incident here has an alert: one whose last alert resolves is
+    removed at once, so ``tick`` never removes one and its positions stay valid."""
 
     def open_impacts(self) -> int:
         return sum(1 for incident in self.incidents if incident.opened_at is not None)
