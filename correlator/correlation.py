@@ -28,8 +28,9 @@ incident's last alert resolves                     same incident hurt again, it 
                                                    a new episode with a new key
 =============================  ==================  ==================================
 
-An incident whose alerts never hurt the service (info alerts, a redundancy group
-with enough healthy members) emits nothing: no invented impact.
+An incident whose alerts never hurt the service (info alerts only) emits nothing:
+no invented impact. A redundancy group with enough healthy members still makes it
+degraded, and that is reported.
 """
 
 import hashlib
@@ -309,7 +310,9 @@ def _related(
 def _new_incident(
     service: str, alert: IncidentAlert, now: float, settings: CoreSettings
 ) -> Incident:
-    identity = f"{service}\x00{alert.fingerprint}\x00{alert.starts_at!r}".encode()
+    # The creation time too: the same alert re-sent after its incident resolved (a
+    # resolve timeout, say) must open a new incident under a new key.
+    identity = f"{service}\x00{alert.fingerprint}\x00{alert.starts_at!r}\x00{now!r}".encode()
     seed = f"{service}-{hashlib.sha256(identity).hexdigest()[:16]}"
     return Incident(
         seed=seed,

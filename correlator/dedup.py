@@ -110,19 +110,19 @@ def observe(state: AlertState | None, alert: Alert, now: float, settings: CoreSe
 
 
 def expire(state: AlertState, now: float, settings: CoreSettings) -> Step | None:
-    """What the passing of time does to a fingerprint; None while nothing is due."""
+    """What the passing of time does to a fingerprint; None while nothing is due.
+
+    Due-ness is ``due`` itself, one formula: a timer set for ``due(state)`` must find
+    the state due when it fires, whatever float rounding ``now - last_seen`` would do.
+    """
+    if now < due(state, settings):
+        return None
     if state.flapping:
-        if now - state.flips[-1] < settings.flap_window:
-            return None
         settled = state._replace(flapping=False, flips=())
         return Step(settled, Decision.SETTLED, Transition(state.alert, state.firing, False, now))
     if state.firing:
-        if now - state.last_seen < settings.resolve_timeout:
-            return None
         timed_out = state._replace(firing=False, last_seen=now, seen=0)
         return Step(timed_out, Decision.TIMED_OUT, Transition(state.alert, False, False, now))
-    if now - state.last_seen < settings.flap_window:
-        return None
     return Step(None, Decision.FORGOTTEN)
 
 

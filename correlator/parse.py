@@ -183,7 +183,7 @@ class AlertParser:
         annotations = _string_map(raw.get("annotations", {}), where, "annotations")
         starts_at = _time(raw, "startsAt", where, required=received_at is None)
         ends_at = _time(raw, "endsAt", where, required=False)
-        firing = _firing(raw, where, source_format, ends_at, received_at)
+        firing = _firing(raw, where, source_format, ends_at, received_at or starts_at)
         if starts_at is None:
             starts_at = received_at if received_at is not None else 0.0
         if received_at is None:
@@ -275,8 +275,9 @@ def _firing(
     where: str,
     source_format: str,
     ends_at: float | None,
-    received_at: float | None,
+    reference: float | None,
 ) -> bool:
+    """``reference`` is when the alert is judged: its arrival, else its own start."""
     status = raw.get("status")
     if status == "firing":
         return True
@@ -284,7 +285,7 @@ def _firing(
         return False
     if status is None and source_format == GENERIC:
         # Generic senders may omit status: an end in the past means resolved.
-        return ends_at is None or (received_at is not None and ends_at > received_at)
+        return ends_at is None or reference is None or ends_at > reference
     if status is None:
         raise _Invalid(RejectReason.MISSING_FIELD, f"{where}.status: missing")
     raise _Invalid(

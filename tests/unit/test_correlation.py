@@ -130,6 +130,18 @@ def test_resolve_timeout_resolves_the_impact() -> None:
     assert resolved["updated_at"] == "2026-11-20T14:05:00.000Z"
 
 
+def test_an_alert_resent_after_its_incident_resolved_opens_a_new_key() -> None:
+    p = pipeline()
+    push(p, T0, redis_down(T0))
+    [opened] = run(p, T0 + 10)
+    [resolved] = run(p, T0 + 300)  # not refreshed: resolve timeout
+    push(p, T0 + 1200, redis_down(T0))  # Alertmanager's next repeat, same startsAt
+    [again] = run(p, T0 + 1210)
+    assert resolved["incident_key"] == opened["incident_key"]
+    assert again["type"] == "impact.opened"
+    assert again["incident_key"] != opened["incident_key"]
+
+
 def test_disjoint_failures_are_separate_incidents() -> None:
     p = pipeline()
     push(p, T0, redis_down(T0), generic("PaymentDown", at=T0, service="payment"))

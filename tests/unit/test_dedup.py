@@ -157,3 +157,27 @@ def test_repeating_every_notification_changes_nothing_downstream(statuses: list[
 def test_state_is_not_mutated() -> None:
     observe(FIRING, alert(), T0 + 5, SETTINGS)
     assert FIRING.last_seen == T0 and FIRING.seen == 1
+
+
+@given(
+    st.floats(min_value=1e9, max_value=4e9, allow_nan=False),
+    st.floats(min_value=0.001, max_value=86400, allow_nan=False),
+    st.sampled_from(["firing", "resolved", "flapping"]),
+)
+def test_a_timer_set_for_due_always_finds_the_state_due(
+    last_seen: float, timeout: float, kind: str
+) -> None:
+    """Float rounding must never leave a fired timer with nothing to do (a lost timer)."""
+    settings = CoreSettings(resolve_timeout=timeout, flap_window=timeout)
+    state = {
+        "firing": FIRING._replace(last_seen=last_seen),
+        "resolved": RESOLVED._replace(last_seen=last_seen),
+        "flapping": FIRING._replace(last_seen=last_seen, flips=(last_seen,), flapping=True),
+    }[kind]
+    assert expire(state, due(state, settings), settings) is not None
+
+
+def test_reviewer_case_300ms_timeout_resolves() -> None:
+    settings = CoreSettings(resolve_timeout=0.3)
+    state = FIRING._replace(last_seen=1700255068.7257394)
+    assert expire(state, due(state, settings), settings) is not None

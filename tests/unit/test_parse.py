@@ -220,3 +220,10 @@ def test_every_valid_alert_survives_bad_neighbours(validity: list[bool]) -> None
     parsed = parser().parse_document(items, T0)
     assert len(parsed.alerts) == sum(validity)
     assert len(parsed.rejections) == len(validity) - sum(validity)
+
+
+def test_prometheus_style_firing_alert_without_envelope_is_firing() -> None:
+    """Prometheus pushes firing alerts with endsAt in the future and no status."""
+    body = orjson.dumps({"labels": {"alertname": "DbDown"}, "startsAt": T0, "endsAt": T0 + 240})
+    [alert] = parser().parse_body(body, None).alerts
+    assert alert.firing
