@@ -121,7 +121,10 @@ def _replay(args: argparse.Namespace) -> int:
             else None,
             _progress_printer(),
         )
-    print(summary(result.tally, result.lines, result.open_incidents), file=sys.stderr)
+    print(
+        summary(result.tally, result.lines, result.open_incidents, result.first_rejection),
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -31,12 +31,17 @@ def event_line(document: Mapping[str, Any]) -> str:
     )
 
 
-def summary(tally: Tally, lines: int, open_incidents: int) -> str:
+def summary(tally: Tally, lines: int, open_incidents: int, first_rejection: str | None) -> str:
     received = sum(tally.received.values())
     parts = [
         f"lines read: {lines}",
         f"alerts read: {received}{_breakdown(tally.received)}",
         f"invalid: {sum(tally.invalid.values())}{_breakdown(tally.invalid)}",
+        *(
+            [f"  first: {first_rejection} (--deadletter FILE keeps them all)"]
+            if first_rejection
+            else []
+        ),
         f"deduplicated: {tally.deduplicated}",
         f"flapping: {tally.flapping}",
         f"unmatched: {sum(tally.unmatched.values())}{_breakdown(tally.unmatched, most=8)}",

@@ -12,12 +12,13 @@ from correlator.timestamps import format_timestamp
 def dead_letter(
     rejection: Rejection,
     body: bytes,
-    received_at: float,
+    received_at: float | None,
     source: Mapping[str, object],
     max_raw_bytes: int,
 ) -> dict[str, object]:
     """Build ``{reason, error, received_at, source, raw}`` for one rejection.
 
+    ``received_at`` is None only where no time is known (a replay line before any).
     ``raw`` is the rejected alert when one alert of a payload was bad, else the
     whole body; cut to ``max_raw_bytes``, and base64 when it is not UTF-8
     (``raw_encoding`` says which, ``raw_bytes`` the size before the cut).
@@ -28,7 +29,7 @@ def dead_letter(
     return {
         "reason": str(rejection.reason),
         "error": rejection.error,
-        "received_at": format_timestamp(received_at),
+        "received_at": format_timestamp(received_at) if received_at is not None else None,
         "source": dict(source),
         "raw": text,
         "raw_encoding": encoding,

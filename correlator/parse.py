@@ -105,6 +105,13 @@ class AlertParser:
         """Parse an already decoded JSON value (a replay envelope's ``value``)."""
         parsed = Parsed()
         if isinstance(document, list):
+            count = sum(_alert_count(item) for item in document)
+            if count > self.limits.max_alerts_per_message:
+                error = (
+                    f"{count} alerts in one message exceed max_alerts_per_message="
+                    f"{self.limits.max_alerts_per_message}"
+                )
+                return Parsed(rejections=[Rejection(RejectReason.TOO_MANY_ALERTS, error)])
             for index, item in enumerate(document):
                 self._parse_one(item, f"[{index}]", received_at, parsed)
         else:
@@ -229,6 +236,12 @@ class AlertParser:
                 f"{prefix}labels: at least one label with a non-empty value is required",
             )
         return fingerprint(labels)
+
+
+def _alert_count(item: object) -> int:
+    if isinstance(item, dict) and isinstance(item.get("alerts"), list):
+        return len(item["alerts"])
+    return 1
 
 
 def _missing_or_wrong(raw: Mapping[str, object], key: str, where: str, expected: str) -> _Invalid:

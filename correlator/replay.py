@@ -29,6 +29,8 @@ class ReplayResult:
     tally: Tally
     open_incidents: int
     """Impacts still open when the input ended."""
+    first_rejection: str | None
+    """``line N: why`` of the first line or alert rejected, to show without --deadletter."""
 
 
 def replay(
@@ -40,37 +42,47 @@ def replay(
     on_progress: ProgressSink | None = None,
 ) -> ReplayResult:
     count = 0
+    first_rejection = None
+    limit = pipeline.settings.limits.max_deadletter_raw_bytes
     for count, raw_line in enumerate(lines, start=1):
         if on_progress is not None and count % PROGRESS_EVERY == 0:
             on_progress(count, pipeline.tally)
         line = raw_line.rstrip(b"\r\n")
-        received = _receive_line(pipeline, line)
+        received, received_at = _receive_line(pipeline, line)
         for event in received.events:
             on_event(event)
+        if received.rejections and first_rejection is None:
+            first_rejection = f"line {count}: {received.rejections[0].error}"
         if on_dead_letter is not None:
+            at = received_at if received_at is not None else _clock(pipeline)
             for rejection in received.rejections:
-                at = pipeline.now if pipeline.now != float("-inf") else 0.0
                 source_of = {"file": source, "line": count}
-                limit = pipeline.settings.limits.max_deadletter_raw_bytes
                 on_dead_letter(dead_letter(rejection, line, at, source_of, limit))
-    if pipeline.now != float("-inf"):
+    if _clock(pipeline) is not None:
         for event in pipeline.advance(pipeline.now + pipeline.settings.group_wait):
             on_event(event)
-    return ReplayResult(count, pipeline.tally, pipeline.open_incidents())
+    return ReplayResult(count, pipeline.tally, pipeline.open_incidents(), first_rejection)
 
 
-def _receive_line(pipeline: Pipeline, line: bytes) -> Received:
+def _clock(pipeline: Pipeline) -> float | None:
+    """The simulated clock, None until the first alert set it."""
+    return None if pipeline.now == float("-inf") else pipeline.now
+
+
+def _receive_line(pipeline: Pipeline, line: bytes) -> tuple[Received, float | None]:
+    """What one line brought, and its envelope's arrival time if it had one."""
     document = pipeline.parser.decode(line)
     if isinstance(document, Rejection):
-        return pipeline.reject(document)
+        return pipeline.reject(document), None
     if not _is_envelope(document):
-        return pipeline.receive_document(document, None)
+        return pipeline.receive_document(document, None), None
     assert isinstance(document, Mapping)
     try:
         received_at = parse_timestamp(document["received_at"])
     except TimestampError as error:
-        return pipeline.reject(Rejection(RejectReason.BAD_TIMESTAMP, f"received_at: {error}"))
-    return pipeline.receive_document(document["value"], received_at)
+        rejection = Rejection(RejectReason.BAD_TIMESTAMP, f"received_at: {error}")
+        return pipeline.reject(rejection), None
+    return pipeline.receive_document(document["value"], received_at), received_at
 
 
 def _is_envelope(document: object) -> bool:

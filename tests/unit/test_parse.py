@@ -227,3 +227,10 @@ def test_prometheus_style_firing_alert_without_envelope_is_firing() -> None:
     body = orjson.dumps({"labels": {"alertname": "DbDown"}, "startsAt": T0, "endsAt": T0 + 240})
     [alert] = parser().parse_body(body, None).alerts
     assert alert.firing
+
+
+def test_the_alert_bound_covers_a_whole_list_message() -> None:
+    body = orjson.dumps([generic("A"), webhook(generic("B"), generic("C"))])
+    [rejection] = parser(max_alerts_per_message=2).parse_body(body, T0).rejections
+    assert rejection.reason is RejectReason.TOO_MANY_ALERTS
+    assert "3 alerts" in rejection.error

@@ -188,3 +188,19 @@ def test_long_replays_report_progress(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     # After line 1 (1 alert) and line 3 (1 + 2 + 2 alerts) have been read.
     assert seen == [(2, 1), (4, 5)]
+
+
+def test_dead_letters_carry_the_lines_own_arrival_time(topology: Path, tmp_path: Path) -> None:
+    first = orjson.dumps({"received_at": "2026-01-01T00:00:00Z", "value": [[{"labels": {}}]]})
+    deadletter = tmp_path / "dead.jsonl"
+    replay(topology, [first, b"not json"], tmp_path, "--deadletter", str(deadletter))
+    letters = [json.loads(line) for line in deadletter.read_bytes().splitlines()]
+    # The envelope's time; for the bare line no time is known yet: null, never 1970.
+    assert [letter["received_at"] for letter in letters] == ["2026-01-01T00:00:00.000Z", None]
+
+
+def test_the_summary_shows_why_the_first_line_was_rejected(
+    topology: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    replay(topology, [b'{"labels": {"alertname": "DiskFull"}}'], tmp_path)
+    assert "first: line 1: alert.startsAt: missing" in capsys.readouterr().err
