@@ -11,7 +11,7 @@ from typing import BinaryIO
 import orjson
 
 from correlator import __version__
-from correlator.config import add_core_options, core_settings, env_default
+from correlator.config import add_core_options, core_settings, env_default, env_name
 from correlator.console import event_line, summary
 from correlator.errors import CorrelatorError, FileAccessError, SettingsError
 from correlator.pipeline import Pipeline, Tally
@@ -20,16 +20,24 @@ from correlator.topology import Topology, load_topology
 from correlator.topology.render import dependency_tree, overview
 
 EXIT_FAILED = 1
+FORMATS = ("jsonl", "text")
+_FILE_OPTIONS = [
+    ("--topology", "", "topology file (YAML or JSON)"),
+    ("--alerts", "", "JSONL alert file ('-' for stdin)"),
+    ("--out", "-", "where impact events go (default stdout)"),
+    ("--deadletter", "", "write rejected lines here, in the dead-letter shape"),
+    ("--format", "jsonl", "jsonl (default) or text: one readable line per event"),
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    command: Callable[[argparse.Namespace], int] = args.command
     try:
+        args = _parser().parse_args(argv)
+        command: Callable[[argparse.Namespace], int] = args.command
         return command(args)
     except CorrelatorError as error:
-        print(f"correlator: {error}", file=sys.stderr)
+        for line in str(error).splitlines():
+            print(f"correlator: {line}", file=sys.stderr)
         return EXIT_FAILED
     except BrokenPipeError:
         return 0
@@ -48,18 +56,9 @@ def _parser() -> argparse.ArgumentParser:
         help="run the core offline on a JSONL alert file",
         description="Read JSONL alerts, correlate them on a simulated clock, write impact events.",
     )
-    run.add_argument(
-        "--topology", default=env_default("--topology", ""), help="topology file (YAML or JSON)"
-    )
-    run.add_argument("--alerts", required=True, help="JSONL alert file ('-' for stdin)")
-    run.add_argument("--out", default="-", help="where impact events go (default stdout)")
-    run.add_argument("--deadletter", help="write rejected lines here, in the dead-letter shape")
-    run.add_argument(
-        "--format",
-        choices=("jsonl", "text"),
-        default="jsonl",
-        help="jsonl (default) or one readable line per event",
-    )
+    files = run.add_argument_group("files and output (each also read from CORRELATOR_<FLAG>)")
+    for flag, default, help_text in _FILE_OPTIONS:
+        files.add_argument(flag, default=env_default(flag, default), help=help_text)
     add_core_options(run)
     run.set_defaults(command=_replay)
 
@@ -77,14 +76,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def _validate(args: argparse.Namespace) -> int:
     topology = load_topology(args.file)
-    _warn_cycles(topology)
+    _warn_cycles(topology, args.file)
     print(f"{args.file}: ok, {len(topology)} nodes, topology version {topology.version}")
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
     topology = load_topology(args.file)
-    _warn_cycles(topology)
+    _warn_cycles(topology, args.file)
     if args.node is None:
         print(overview(topology))
         return 0
@@ -95,17 +94,22 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _warn_cycles(topology: Topology) -> None:
+def _warn_cycles(topology: Topology, path: str) -> None:
     for cycle in topology.cycles():
-        print(f"warning: dependency cycle: {' -> '.join(cycle)}", file=sys.stderr)
+        print(f"warning: {path}: dependency cycle: {' -> '.join(cycle)}", file=sys.stderr)
 
 
 def _replay(args: argparse.Namespace) -> int:
-    if not args.topology:
-        msg = "replay needs a topology: pass --topology FILE or set CORRELATOR_TOPOLOGY"
+    for flag in ("--topology", "--alerts"):
+        if not getattr(args, flag[2:]):
+            msg = f"replay needs {flag} FILE (or {env_name(flag)})"
+            raise SettingsError(msg)
+    if args.format not in FORMATS:
+        expected = ", ".join(FORMATS)
+        msg = f"--format ({env_name('--format')}): expected {expected}, got {args.format!r}"
         raise SettingsError(msg)
     topology = load_topology(args.topology)
-    _warn_cycles(topology)
+    _warn_cycles(topology, args.topology)
     pipeline = Pipeline(topology, core_settings(args))
     with ExitStack() as files:
         out = _open_output(files, args.out)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 
 import orjson
 
+from correlator.errors import SettingsError
 from correlator.health import Health
 from correlator.priority import PriorityMatrix
 from correlator.settings import CoreSettings, Limits
@@ -88,11 +89,24 @@ _CORE_OPTIONS: list[tuple[str, str, Callable[[str], object], str]] = [
 ]  # fmt: skip
 
 
+def _checked_env(flag: str, parse: Callable[[str], object]) -> None:
+    """A bad value in a variable is reported under the variable's name, not the flag's."""
+    raw = os.environ.get(env_name(flag))
+    if raw is None:
+        return
+    try:
+        parse(raw)
+    except argparse.ArgumentTypeError as error:
+        msg = f"{env_name(flag)}: {error}"
+        raise SettingsError(msg) from None
+
+
 def add_core_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "correlation settings (each also read from CORRELATOR_<FLAG>)"
     )
     for flag, default, parse, help_text in _CORE_OPTIONS:
+        _checked_env(flag, parse)
         group.add_argument(
             flag,
             default=env_default(flag, default),

@@ -155,7 +155,8 @@ def test_settings_come_from_flags_and_environment(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--alerts", "x.jsonl"], "needs a topology"),
+        (["--alerts", "x.jsonl"], "needs --topology FILE (or CORRELATOR_TOPOLOGY)"),
+        (["--topology", "t.yaml"], "needs --alerts FILE (or CORRELATOR_ALERTS)"),
         (["--topology", "missing.yaml", "--alerts", "x"], "missing.yaml: cannot read"),
     ],
 )
@@ -166,6 +167,7 @@ def test_usage_errors_say_what_to_do(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("CORRELATOR_TOPOLOGY", raising=False)
+    monkeypatch.delenv("CORRELATOR_ALERTS", raising=False)
     assert main(["replay", *argv]) == 1
     assert message in capsys.readouterr().err
 
@@ -204,3 +206,28 @@ def test_the_summary_shows_why_the_first_line_was_rejected(
 ) -> None:
     replay(topology, [b'{"labels": {"alertname": "DiskFull"}}'], tmp_path)
     assert "first: line 1: alert.startsAt: missing" in capsys.readouterr().err
+
+
+def test_every_replay_flag_reads_its_variable(
+    topology: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alerts = tmp_path / "alerts.jsonl"
+    alerts.write_bytes(b"\n".join(cascade_lines()))
+    out = tmp_path / "out.txt"
+    for flag, value in [
+        ("TOPOLOGY", topology),
+        ("ALERTS", alerts),
+        ("OUT", out),
+        ("FORMAT", "text"),
+    ]:
+        monkeypatch.setenv(f"CORRELATOR_{flag}", str(value))
+    assert main(["replay"]) == 0
+    assert out.read_text().startswith("2026-11-20T14:00:11.000Z  OPENED")
+
+
+def test_a_bad_variable_is_named_in_the_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CORRELATOR_GROUP_WAIT", "ten")
+    assert main(["replay", "--topology", "t", "--alerts", "a"]) == 1
+    assert "correlator: CORRELATOR_GROUP_WAIT: expected a duration" in capsys.readouterr().err
