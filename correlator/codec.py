@@ -137,7 +137,6 @@ def _incident_to(incident: Incident) -> Json:
         "opened_at": incident.opened_at,
         "last": _assessment_to(incident.last) if incident.last else None,
         "emitted_at": incident.emitted_at,
-        "pending": _assessment_to(incident.pending) if incident.pending else None,
         "basis": sorted([node, health.value, start] for node, health, start in incident.basis),
     }
 
@@ -153,7 +152,6 @@ def _incident_from(raw: Json) -> Incident:
         opened_at=raw["opened_at"],
         last=_assessment_from(raw["last"]) if raw["last"] else None,
         emitted_at=raw["emitted_at"],
-        pending=_assessment_from(raw["pending"]) if raw["pending"] else None,
         basis=frozenset((node, Health(health), start) for node, health, start in raw["basis"]),
     )
 

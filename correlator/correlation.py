@@ -80,8 +80,6 @@ class Incident(NamedTuple):
     last: Assessment | None = None
     """What the last event said."""
     emitted_at: float = 0.0
-    pending: Assessment | None = None
-    """An assessment held back by group interval, valid until the alerts change."""
     basis: frozenset[tuple[str, Health, float]] = frozenset()
     """The ``_basis`` of the alerts the last event was assessed on."""
 
@@ -128,7 +126,7 @@ def apply(
         alerts[alert.fingerprint] = alert
     else:
         del alerts[alert.fingerprint]
-    incident = incident._replace(alerts=alerts, pending=None)
+    incident = incident._replace(alerts=alerts)
     return _settle(state, position, incident, now, topology, settings)
 
 
@@ -181,7 +179,7 @@ def _assess(
         # for the next group interval; assessing it now would be thrown away.
         return incident._replace(due_at=next_minor), None
     incident = incident._replace(due_at=None)
-    assessment = incident.pending or _assessment(service, incident.alerts, topology, settings)
+    assessment = _assessment(service, incident.alerts, topology, settings)
     if incident.opened_at is None:
         if assessment.status is Health.OK:
             return incident, None
@@ -193,7 +191,7 @@ def _assess(
         return incident, None
     if _material(assessment, incident.last) or now >= next_minor:
         return _emit(EventType.UPDATED, service, incident, assessment, now, topology)
-    return incident._replace(due_at=next_minor, pending=assessment), None
+    return incident._replace(due_at=next_minor), None
 
 
 def _material(assessment: Assessment, last: Assessment) -> bool:
@@ -229,9 +227,7 @@ def _emit(
     now: float,
     topology: Topology,
 ) -> tuple[Incident, ImpactEvent]:
-    incident = incident._replace(
-        last=assessment, emitted_at=now, pending=None, basis=_basis(incident.alerts)
-    )
+    incident = incident._replace(last=assessment, emitted_at=now, basis=_basis(incident.alerts))
     return incident, _event(kind, service, incident, assessment, now, topology)
 
 
