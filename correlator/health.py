@@ -11,10 +11,12 @@ class Health(StrEnum):
     @property
     def rank(self) -> int:
         """Badness, for taking the worst of several: ok < degraded < down."""
-        return _RANK[self]
+        return RANK[self]
 
 
-_RANK = {Health.OK: 0, Health.DEGRADED: 1, Health.DOWN: 2}
+RANK = {Health.OK: 0, Health.DEGRADED: 1, Health.DOWN: 2}
+BY_RANK = (Health.OK, Health.DEGRADED, Health.DOWN)
+"""``BY_RANK[health.rank] is health``: for loops that work on plain ints."""
 
 
 def worst(first: Health, second: Health) -> Health:

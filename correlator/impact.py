@@ -10,12 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from correlator.health import Health
+from correlator.health import BY_RANK, RANK, Health
 from correlator.topology import Kind, Node, Topology
 
-_OK, _DEGRADED, _DOWN = 0, 1, 2
-_RANK = {Health.OK: _OK, Health.DEGRADED: _DEGRADED, Health.DOWN: _DOWN}
-_HEALTH = (Health.OK, Health.DEGRADED, Health.DOWN)
+_OK, _DEGRADED, _DOWN = (RANK[health] for health in BY_RANK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +40,13 @@ def _propagate(
     Keyed on the topology object itself, which is immutable; a replaced topology's
     entries age out of the cache.
     """
-    ranks = {node_id: _RANK[health] for node_id, health in alerting}
+    ranks = {node_id: RANK[health] for node_id, health in alerting}
     reach: set[str] = set(ranks)
     for node_id in ranks:
         reach |= topology.ancestors(node_id)
     ranked = _evaluate(topology, business_service, ranks, reach)
     affected = tuple(sorted(n for n, rank in ranked.items() if rank))
-    return Propagation(_HEALTH[ranked.get(business_service, _OK)], affected)
+    return Propagation(BY_RANK[ranked.get(business_service, _OK)], affected)
 
 
 def _evaluate(
