@@ -91,6 +91,11 @@ class Pipeline:
         self.now = max(self.now, now)
         return events
 
+    @property
+    def clock(self) -> float | None:
+        """The simulated time, None until the first alert or ``advance`` set it."""
+        return None if self.now == float("-inf") else self.now
+
     def open_incidents(self) -> int:
         return sum(state.open_impacts() for state in self.services.values())
 

@@ -54,19 +54,14 @@ def replay(
         if received.rejections and first_rejection is None:
             first_rejection = f"line {count}: {received.rejections[0].error}"
         if on_dead_letter is not None:
-            at = received_at if received_at is not None else _clock(pipeline)
+            at = received_at if received_at is not None else pipeline.clock
             for rejection in received.rejections:
                 source_of = {"file": source, "line": count}
                 on_dead_letter(dead_letter(rejection, line, at, source_of, limit))
-    if _clock(pipeline) is not None:
-        for event in pipeline.advance(pipeline.now + pipeline.settings.group_wait):
+    if pipeline.clock is not None:
+        for event in pipeline.advance(pipeline.clock + pipeline.settings.group_wait):
             on_event(event)
     return ReplayResult(count, pipeline.tally, pipeline.open_incidents(), first_rejection)
-
-
-def _clock(pipeline: Pipeline) -> float | None:
-    """The simulated clock, None until the first alert set it."""
-    return None if pipeline.now == float("-inf") else pipeline.now
 
 
 def _receive_line(pipeline: Pipeline, line: bytes) -> tuple[Received, float | None]:
