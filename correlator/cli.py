@@ -14,8 +14,9 @@ from correlator import __version__
 from correlator.config import add_core_options, core_settings, env_default, env_name
 from correlator.console import event_line, summary
 from correlator.errors import CorrelatorError, FileAccessError, SettingsError
-from correlator.pipeline import Pipeline, Tally
+from correlator.pipeline import Pipeline
 from correlator.replay import EventSink, ProgressSink, replay
+from correlator.stages import Tally
 from correlator.topology import Topology, load_topology
 from correlator.topology.render import dependency_tree, overview
 

@@ -3,7 +3,7 @@
 from collections.abc import Mapping
 from typing import Any
 
-from correlator.pipeline import Tally
+from correlator.stages import Tally
 
 _NAMES_SHOWN = 2
 _TYPE_LABEL = {

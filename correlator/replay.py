@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from correlator.deadletter import dead_letter
 from correlator.event import ImpactEvent
 from correlator.parse import Rejection, RejectReason
-from correlator.pipeline import Pipeline, Received, Tally
+from correlator.pipeline import Pipeline, Received
+from correlator.stages import Tally
 from correlator.timestamps import TimestampError, parse_timestamp
 
 EventSink = Callable[[ImpactEvent], object]
