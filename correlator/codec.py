@@ -15,6 +15,7 @@ from correlator.dedup import AlertState
 from correlator.event import Assessment
 from correlator.health import Health
 from correlator.rootcause import Candidate
+from correlator.stages import Change
 
 Json = dict[str, Any]
 
@@ -163,4 +164,22 @@ def service_state_to(state: ServiceState) -> Json:
 def service_state_from(raw: Json) -> ServiceState:
     return ServiceState(
         service=raw["service"], incidents=tuple(_incident_from(i) for i in raw["incidents"])
+    )
+
+
+def change_to(change: Change) -> Json:
+    return {
+        "service": change.service,
+        "alert": incident_alert_to(change.alert),
+        "firing": change.firing,
+        "at": change.at,
+    }
+
+
+def change_from(raw: Json) -> Change:
+    return Change(
+        service=raw["service"],
+        alert=incident_alert_from(raw["alert"]),
+        firing=raw["firing"],
+        at=raw["at"],
     )

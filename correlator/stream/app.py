@@ -1,0 +1,309 @@
+"""The Faust app: three agents and a timer that move records and state to the core.
+
+::
+
+    alerts.raw ──parse──▶ <id>-alerts-by-fingerprint ──dedup, route──▶
+        <id>-changes-by-service ──correlate──▶ impacts
+    (bad input ──▶ alerts.deadletter)
+
+Each agent reads one topic; the stage for a partition (``correlator.stages``) holds
+the table keys that hash to it, so the agent reading a partition is the only
+writer of its state. No business rule lives here.
+
+Time: with ``Clock.WALL`` each stage runs at the wall clock and a timer sends a
+tick (an empty batch) to every partition this worker owns, so group wait and
+resolve timeout fire while no alert comes. With ``Clock.EVENT`` time is the
+highest record timestamp seen, carried in the batches; when it moves, the stage
+that moved it sends ticks to the partitions downstream it sent nothing to.
+"""
+
+import ssl
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import faust
+from faust.types import EventT, StreamT
+from faust.types.auth import CredentialsT
+
+from correlator import codec
+from correlator.deadletter import dead_letter
+from correlator.event import ImpactEvent
+from correlator.parse import AlertParser
+from correlator.settings import CoreSettings
+from correlator.stages import Change, CorrelationStage, DedupStage, Tally
+from correlator.stream import compat
+from correlator.stream.merge import ChangeKey, Merge, arrived_key, expired_key, offer
+from correlator.stream.records import (
+    AlertBatch,
+    ChangeBatch,
+    alert_batch_from,
+    alert_batch_to,
+    change_batch_from,
+    change_batch_to,
+    partition_of,
+)
+from correlator.stream.settings import Clock, WorkerSettings
+from correlator.stream.state import ALERT_STATE, MERGE, SERVICE_STATE, PartitionView, StateCodec
+from correlator.stream.topics import TopicSpec
+from correlator.topology import Topology
+
+S = TypeVar("S", DedupStage, CorrelationStage)
+ALERT_TABLE = "alert-states"
+SERVICE_TABLE = "service-states"
+MERGE_TABLE = "merges"
+
+
+def by_fingerprint_topic(settings: WorkerSettings) -> str:
+    return f"{settings.app_id}-alerts-by-fingerprint"
+
+
+def by_service_topic(settings: WorkerSettings) -> str:
+    return f"{settings.app_id}-changes-by-service"
+
+
+def topic_specs(settings: WorkerSettings) -> list[TopicSpec]:
+    """Every topic the worker reads or writes, for ``ensure_topics`` before Faust starts."""
+    n, r = settings.partitions, settings.replication
+    return [
+        TopicSpec(settings.raw_topic, settings.raw_partitions, r, keyed_state=False),
+        TopicSpec(settings.impacts_topic, settings.raw_partitions, r, keyed_state=False),
+        TopicSpec(settings.deadletter_topic, settings.raw_partitions, r, keyed_state=False),
+        TopicSpec(by_fingerprint_topic(settings), n, r, keyed_state=True),
+        TopicSpec(by_service_topic(settings), n, r, keyed_state=True),
+        TopicSpec(f"{settings.app_id}-{ALERT_TABLE}-changelog", n, r, True, compacted=True),
+        TopicSpec(f"{settings.app_id}-{SERVICE_TABLE}-changelog", n, r, True, compacted=True),
+        TopicSpec(f"{settings.app_id}-{MERGE_TABLE}-changelog", n, r, True, compacted=True),
+    ]
+
+
+def credentials(settings: WorkerSettings) -> CredentialsT | None:
+    protocol = settings.security_protocol.upper()
+    if protocol == "PLAINTEXT":
+        return None
+    context = None
+    if protocol.endswith("SSL"):
+        context = ssl.create_default_context(cafile=settings.ssl_cafile or None)
+        if settings.ssl_certfile:
+            context.load_cert_chain(settings.ssl_certfile, settings.ssl_keyfile or None)
+    if protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=settings.sasl_username,
+            password=settings.sasl_password,
+            mechanism=settings.sasl_mechanism,
+            ssl_context=context,
+        )
+    return faust.SSLCredentials(context)
+
+
+class Worker:
+    """One worker process: the Faust app, its per-partition stages and its tally."""
+
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        topology: Topology,
+        core: CoreSettings,
+        on_event: Callable[[ImpactEvent], object] | None = None,
+    ) -> None:
+        compat.install(settings.fetch_max_wait)
+        self.settings = settings
+        self.topology = topology
+        self.core = core
+        self.tally = Tally()
+        self.parser = AlertParser(core.limits)
+        self.on_event = on_event
+        self.app = _faust_app(settings)
+        self._dedup: dict[int, DedupStage] = {}
+        self._correlation: dict[int, CorrelationStage] = {}
+        self._raw_clock = float("-inf")
+        self._wire()
+
+    def _wire(self) -> None:
+        app, settings = self.app, self.settings
+        self.raw = _bytes_topic(app, settings.raw_topic)
+        self.by_fingerprint = _bytes_topic(app, by_fingerprint_topic(settings))
+        self.by_service = _bytes_topic(app, by_service_topic(settings))
+        self.impacts = _bytes_topic(app, settings.impacts_topic)
+        self.deadletter = _bytes_topic(app, settings.deadletter_topic)
+        self.alert_table = _state_table(app, ALERT_TABLE, ALERT_STATE, settings.partitions)
+        self.service_table = _state_table(app, SERVICE_TABLE, SERVICE_STATE, settings.partitions)
+        self.merge_table = _state_table(app, MERGE_TABLE, MERGE, settings.partitions)
+        app.agent(self.raw, name="parse")(self._parse_agent)
+        app.agent(self.by_fingerprint, name="dedup")(self._dedup_agent)
+        app.agent(self.by_service, name="correlate")(self._correlate_agent)
+        if settings.clock is Clock.WALL:
+            app.timer(settings.tick_interval, name="tick")(self._tick)
+        app.on_partitions_revoked.connect(self._forget_stages)
+        app.on_partitions_assigned.connect(self._forget_stages)
+
+    async def _forget_stages(self, *_: Any, **__: Any) -> None:
+        """Partitions moved: stages rebuild their timers from the tables when next needed."""
+        self._dedup.clear()
+        self._correlation.clear()
+
+    def open_incidents(self) -> int:
+        return sum(stage.open_incidents() for stage in self._correlation.values())
+
+    async def _parse_agent(self, stream: StreamT[bytes]) -> None:
+        async for event in stream.events():
+            await self._parse(event)
+
+    async def _parse(self, event: EventT[bytes]) -> None:
+        message = event.message
+        body: bytes = message.value or b""
+        received_at = message.timestamp
+        parsed = self.parser.parse_body(body, received_at)
+        source = {"topic": message.topic, "partition": message.partition, "offset": message.offset}
+        limit = self.core.limits.max_deadletter_raw_bytes
+        for rejection in parsed.rejections:
+            self.tally.invalid[rejection.reason.value] += 1
+            letter = dead_letter(rejection, body, received_at, source, limit)
+            await self.deadletter.send(key=message.key, value=codec.dumps(letter))
+        if self.settings.clock is Clock.EVENT:
+            moved = received_at > self._raw_clock
+            self._raw_clock = max(self._raw_clock, received_at)
+            at = self._raw_clock
+        else:
+            moved, at = False, time.time()
+        batches = _by_partition(
+            enumerate(parsed.alerts), lambda item: item[1].fingerprint, self.settings.partitions
+        )
+        for partition in range(self.settings.partitions):
+            alerts = batches.get(partition)
+            if alerts or moved:
+                value = alert_batch_to(AlertBatch(at, message.offset, alerts or []))
+                await self.by_fingerprint.send(value=value, partition=partition)
+
+    async def _dedup_agent(self, stream: StreamT[bytes]) -> None:
+        async for event in stream.events():
+            partition = event.message.partition
+            batch = alert_batch_from(event.value)
+            stage = self._stage(self._dedup, partition, self._new_dedup)
+            before = stage.now
+            now = self._now(batch.at)
+            changes = [(expired_key(change), change) for change in stage.advance(now)]
+            for index, alert in batch.alerts:
+                arrived = stage.receive([alert], now)
+                changes += [(arrived_key(c.at, batch.offset, index), c) for c in arrived]
+            await self._send_changes(partition, changes, stage.now, moved=stage.now > before)
+
+    async def _send_changes(
+        self, source: int, changes: Sequence[tuple[ChangeKey, Change]], at: float, *, moved: bool
+    ) -> None:
+        """Changes to the partitions of their services; in event time, the clock to all."""
+        batches = _by_partition(changes, lambda item: item[1].service, self.settings.partitions)
+        ticks = moved and self.settings.clock is Clock.EVENT
+        for partition in range(self.settings.partitions):
+            batch = batches.get(partition)
+            if batch or ticks:
+                value = change_batch_to(ChangeBatch(source, at, batch or []))
+                await self.by_service.send(value=value, partition=partition)
+
+    async def _correlate_agent(self, stream: StreamT[bytes]) -> None:
+        async for event in stream.events():
+            partition = event.message.partition
+            batch = change_batch_from(event.value)
+            stage = self._stage(self._correlation, partition, self._new_correlation)
+            if self.settings.clock is Clock.EVENT:
+                events = self._merge(partition, batch, stage)
+            else:
+                events = [e for _, change in batch.changes for e in stage.receive(change)]
+                events += stage.advance(time.time())
+            for impact in events:
+                await self.impacts.send(key=impact.key.encode(), value=impact.to_json())
+                if self.on_event is not None:
+                    self.on_event(impact)
+
+    def _merge(
+        self, partition: int, batch: ChangeBatch, stage: CorrelationStage
+    ) -> list[ImpactEvent]:
+        key = str(partition)
+        merge = self.merge_table.get(key) or Merge.empty(self.settings.partitions)
+        merge, ready = offer(merge, batch.source, batch.at, batch.changes)
+        self.merge_table[key] = merge
+        events = [event for change in ready for event in stage.receive(change)]
+        if merge.watermark is not None:
+            events += stage.advance(merge.watermark)
+        return events
+
+    async def _tick(self) -> None:
+        """Wall clock: an empty batch to each partition this worker reads, so its timers run."""
+        now = time.time()
+        for tp in self.app.consumer.assignment():
+            if tp.topic == self.by_fingerprint.get_topic_name():
+                value = alert_batch_to(AlertBatch(now))
+                await self.by_fingerprint.send(value=value, partition=tp.partition)
+            elif tp.topic == self.by_service.get_topic_name():
+                value = change_batch_to(ChangeBatch(-1, now))
+                await self.by_service.send(value=value, partition=tp.partition)
+
+    def _now(self, at: float) -> float:
+        return at if self.settings.clock is Clock.EVENT else time.time()
+
+    def _stage(self, stages: dict[int, S], partition: int, new: Callable[[int], S]) -> S:
+        stage = stages.get(partition)
+        if stage is None:
+            stage = stages[partition] = new(partition)
+        return stage
+
+    def _new_dedup(self, partition: int) -> DedupStage:
+        view = PartitionView(self.alert_table, partition, self.settings.partitions)
+        return DedupStage(view, self.topology, self.core, self.tally)
+
+    def _new_correlation(self, partition: int) -> CorrelationStage:
+        view = PartitionView(self.service_table, partition, self.settings.partitions)
+        return CorrelationStage(view, self.topology, self.core, self.tally)
+
+
+T = TypeVar("T")
+
+
+def _by_partition(
+    items: Iterable[T], key: Callable[[T], str], partitions: int
+) -> dict[int, list[T]]:
+    batches: dict[int, list[T]] = defaultdict(list)
+    for item in items:
+        batches[partition_of(key(item), partitions)].append(item)
+    return batches
+
+
+def _bytes_topic(app: faust.App, name: str) -> faust.TopicT:
+    return app.topic(name, key_type=bytes, value_type=bytes)
+
+
+def _state_table(app: faust.App, name: str, codec: StateCodec, partitions: int) -> Any:
+    """A table of the core's values: Faust keeps them as they are, the changelog as JSON."""
+    table: Any = app.Table(name, key_type=str, partitions=partitions)
+    table.key_serializer = "raw"
+    table.value_serializer = codec
+    return table
+
+
+def _faust_app(settings: WorkerSettings) -> faust.App:
+    heartbeat = max(0.1, min(3.0, settings.session_timeout / 6))
+    options: Mapping[str, Any] = {
+        "broker": settings.broker,
+        "broker_credentials": credentials(settings),
+        "store": "memory://",
+        "datadir": settings.data_dir,
+        "topic_partitions": settings.partitions,
+        "topic_replication_factor": settings.replication,
+        "topic_disable_leader": True,
+        "table_standby_replicas": 0,
+        "consumer_auto_offset_reset": "earliest",
+        "broker_session_timeout": settings.session_timeout,
+        "broker_heartbeat_interval": heartbeat,
+        "broker_rebalance_timeout": max(10.0, settings.session_timeout * 2),
+        "broker_request_timeout": max(30.0, settings.session_timeout * 2),
+        "broker_commit_interval": 0.5,
+        "producer_linger": 0.005,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+        "web_enabled": True,
+        "web_port": settings.web_port,
+        "web_bind": settings.web_host,
+        "web_in_thread": False,
+    }
+    return faust.App(settings.app_id, **options)

@@ -1,0 +1,89 @@
+"""Two adjustments to Faust's Kafka consumer, correct on Apache Kafka and needed on Tansu.
+
+1. End offsets from the Fetch response. Faust recovers a table by reading its
+   changelog up to the partition's end offset, which it asks for with ListOffsets.
+   Tansu (0.6) answers ListOffsets(latest) with the base offset of the last record
+   batch plus one, not the last offset plus one, so recovery stopped early and
+   lost the newest state (``tests/integration/test_broker_quirks.py`` reproduces
+   it). The high watermark in a Fetch response is right on both brokers, so the
+   end offsets are read by fetching the last batch.
+2. The fetch long-poll. Faust hard-codes ``fetch_max_wait_ms=1500``. Apache Kafka
+   answers a long-poll as soon as data arrives; Tansu answers only when the wait
+   ends, which put up to 1.5 s on every hop of the pipeline. The wait is a
+   setting here (``--fetch-max-wait``).
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import aiokafka
+from aiokafka import TopicPartition
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+_FETCH_ROUNDS = 20
+_FETCH_TIMEOUT_MS = 250
+
+
+def install(fetch_max_wait: float) -> None:
+    """Patch Faust's consumer thread class; idempotent, last call's wait wins."""
+    thread = faust_aiokafka.AIOKafkaConsumerThread
+    create = getattr(thread, "_correlator_create", thread._create_worker_consumer)
+
+    def create_worker_consumer(self: Any, transport: Any) -> aiokafka.AIOKafkaConsumer:
+        consumer = create(self, transport)
+        consumer._fetch_max_wait_ms = int(fetch_max_wait * 1000)
+        return consumer
+
+    async def highwaters(self: Any, partitions: Sequence[TopicPartition]) -> Mapping[Any, int]:
+        consumer: aiokafka.AIOKafkaConsumer = self._ensure_consumer()
+        if self.consumer.in_transaction:
+            return {tp: consumer.last_stable_offset(tp) for tp in partitions}
+        listed: Mapping[TopicPartition, int] = await consumer.end_offsets(list(partitions))
+        return await fetched_end_offsets(consumer._client.hosts, self._auth(), listed)
+
+    def auth(self: Any) -> Mapping[str, Any]:
+        conf = self.app.conf
+        return faust_aiokafka.credentials_to_aiokafka_auth(
+            conf.broker_credentials, conf.ssl_context
+        )
+
+    for name, patched in [
+        ("_correlator_create", create),
+        ("_create_worker_consumer", create_worker_consumer),
+        ("_highwaters", highwaters),
+        ("_auth", auth),
+    ]:
+        setattr(thread, name, patched)
+
+
+async def fetched_end_offsets(
+    bootstrap: Any, auth: Mapping[str, Any], listed: Mapping[TopicPartition, int]
+) -> dict[TopicPartition, int]:
+    """The end offset of each partition, as the high watermark of a fetch of its last batch.
+
+    ``listed`` are the end offsets ListOffsets gave: never past the true end, and
+    at or after the start of the last batch.
+    """
+    ends = dict(listed)
+    pending = [tp for tp, end in listed.items() if end > 0]
+    if not pending:
+        return ends
+    reader = aiokafka.AIOKafkaConsumer(
+        bootstrap_servers=[f"{host}:{port}" for host, port, _ in bootstrap],
+        enable_auto_commit=False,
+        **auth,
+    )
+    await reader.start()
+    try:
+        reader.assign(pending)
+        for tp in pending:
+            reader.seek(tp, listed[tp] - 1)
+        for _ in range(_FETCH_ROUNDS):
+            await reader.getmany(*pending, timeout_ms=_FETCH_TIMEOUT_MS)
+            known = {tp: reader.highwater(tp) for tp in pending}
+            if all(mark is not None for mark in known.values()):
+                ends.update({tp: max(listed[tp], mark or 0) for tp, mark in known.items()})
+                break
+    finally:
+        await reader.stop()
+    return ends
