@@ -11,7 +11,16 @@ from typing import BinaryIO
 import orjson
 
 from correlator import __version__
-from correlator.config import add_core_options, core_settings, env_default, env_name
+from correlator.config import (
+    add_core_options,
+    add_worker_options,
+    core_settings,
+    env_default,
+    env_name,
+    port,
+    positive_float,
+    worker_settings,
+)
 from correlator.console import event_line, summary
 from correlator.errors import CorrelatorError, FileAccessError, SettingsError
 from correlator.pipeline import Pipeline
@@ -21,6 +30,7 @@ from correlator.topology import Topology, load_topology
 from correlator.topology.render import dependency_tree, overview
 
 EXIT_FAILED = 1
+DEMO_SAMPLE = "topologies/online-boutique"
 FORMATS = ("jsonl", "text")
 _FILE_OPTIONS = [
     ("--topology", "", "topology file (YAML or JSON)"),
@@ -28,6 +38,12 @@ _FILE_OPTIONS = [
     ("--out", "-", "where impact events go (default stdout)"),
     ("--deadletter", "", "write rejected lines here, in the dead-letter shape"),
     ("--format", "jsonl", "jsonl (default) or text: one readable line per event"),
+]
+
+_DEMO_OPTIONS: list[tuple[str, str, Callable[[str], object], str]] = [
+    ("--sample", DEMO_SAMPLE, str, "a directory of topologies/"),
+    ("--speed", "20", positive_float, "times faster than recorded the alerts arrive"),
+    ("--web-port", "6066", port, "port of /metrics"),
 ]
 
 
@@ -62,6 +78,40 @@ def _parser() -> argparse.ArgumentParser:
         files.add_argument(flag, default=env_default(flag, default), help=help_text)
     add_core_options(run)
     run.set_defaults(command=_replay)
+
+    worker = commands.add_parser(
+        "worker",
+        help="run the streaming worker against Kafka",
+        description="Consume alerts.raw, correlate, produce impacts; state in changelog tables.",
+    )
+    add_worker_options(worker)
+    add_core_options(worker)
+    worker.set_defaults(command=_worker)
+
+    demo = commands.add_parser(
+        "demo",
+        help="the whole thing on an embedded broker, with a sample alert stream",
+        description="Start a local broker and a worker, stream sample alerts, show impacts live.",
+    )
+    demo.add_argument(
+        "--sample",
+        default=env_default("--sample", DEMO_SAMPLE),
+        help=f"a directory of topologies/ (default {DEMO_SAMPLE})",
+    )
+    demo.add_argument(
+        "--speed",
+        type=positive_float,
+        default=env_default("--speed", "20"),
+        help="how many times faster than recorded the alerts arrive (default 20)",
+    )
+    demo.add_argument(
+        "--web-port",
+        type=port,
+        default=env_default("--web-port", "6066"),
+        help="port of /metrics (default 6066)",
+    )
+    add_core_options(demo)
+    demo.set_defaults(command=_demo)
 
     topology = commands.add_parser("topology", help="check or inspect a topology file")
     actions = topology.add_subparsers(required=True, metavar="ACTION")
@@ -98,6 +148,23 @@ def _show(args: argparse.Namespace) -> int:
 def _warn_cycles(topology: Topology, path: str) -> None:
     for cycle in topology.cycles():
         print(f"warning: {path}: dependency cycle: {' -> '.join(cycle)}", file=sys.stderr)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from correlator.stream.worker import serve  # Faust is slow to import; replay does without
+
+    settings = worker_settings(args)
+    topology = load_topology(settings.topology)
+    _warn_cycles(topology, settings.topology)
+    serve(settings, topology, core_settings(args))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from correlator.stream.demo import run_demo
+
+    run_demo(Path(args.sample), args.speed, args.web_port, core_settings(args))
+    return 0
 
 
 def _replay(args: argparse.Namespace) -> int:

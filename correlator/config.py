@@ -15,6 +15,7 @@ from correlator.errors import SettingsError
 from correlator.health import Health
 from correlator.priority import PriorityMatrix
 from correlator.settings import CoreSettings, Limits
+from correlator.stream.settings import SECURITY_PROTOCOLS, Clock, WorkerSettings
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _LIMITS = Limits()
@@ -45,6 +46,17 @@ def positive_int(text: str) -> int:
         value = 0
     if value < 1:
         msg = f"expected a whole number >= 1, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        msg = f"expected a number > 0, got {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return value
 
@@ -102,16 +114,24 @@ def _checked_env(flag: str, parse: Callable[[str], object]) -> None:
 
 
 def add_core_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group(
-        "correlation settings (each also read from CORRELATOR_<FLAG>)"
+    _add_options(
+        parser, "correlation settings (each also read from CORRELATOR_<FLAG>)", _CORE_OPTIONS
     )
-    for flag, default, parse, help_text in _CORE_OPTIONS:
+
+
+def _add_options(
+    parser: argparse.ArgumentParser,
+    title: str,
+    options: list[tuple[str, str, Callable[[str], object], str]],
+) -> None:
+    group = parser.add_argument_group(title)
+    for flag, default, parse, help_text in options:
         _checked_env(flag, parse)
         group.add_argument(
             flag,
             default=env_default(flag, default),
             type=parse,
-            help=f"{help_text} (default {default})",
+            help=f"{help_text} (default {default})" if default else help_text,
         )
 
 
@@ -133,3 +153,66 @@ def core_settings(args: argparse.Namespace) -> CoreSettings:
         severity_health={**defaults.severity_health, **args.severity_map},
         priorities=args.priority_matrix,
     )
+
+
+def clock(text: str) -> Clock:
+    try:
+        return Clock(text)
+    except ValueError:
+        msg = f"expected wall or event, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+
+
+def port(text: str) -> int:
+    value = positive_int(text)
+    if value > 65535:
+        msg = f"expected a port number up to 65535, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+_W = WorkerSettings(topology="")
+"""The defaults."""
+_WORKER_OPTIONS: list[tuple[str, str, Callable[[str], object], str]] = [
+    ("--topology", "", str, "topology file (YAML or JSON)"),
+    ("--broker", _W.broker, str, "Kafka URL(s): kafka://host:port, several joined by ;"),
+    ("--app-id", _W.app_id, str, "consumer group, and prefix of the worker's own topics"),
+    ("--partitions", str(_W.partitions), positive_int, "partitions of its own topics"),
+    ("--replication", str(_W.replication), positive_int, "replication of topics it creates"),
+    ("--raw-topic", _W.raw_topic, str, "topic alerts arrive on"),
+    ("--raw-partitions", str(_W.raw_partitions), positive_int, "of edge topics it creates"),
+    ("--impacts-topic", _W.impacts_topic, str, "topic impact events go to"),
+    ("--deadletter-topic", _W.deadletter_topic, str, "topic rejected input goes to"),
+    ("--clock", _W.clock.value, clock, "wall, or event: latest record time"),
+    ("--tick-interval", "1s", duration, "how often timers are checked on the wall clock"),
+    ("--fetch-max-wait", "50ms", duration, "longest a fetch waits for records"),
+    ("--session-timeout", "10s", duration, "how long the group waits for a silent worker"),
+    ("--web-port", str(_W.web_port), port, "port of /metrics"),
+    ("--web-host", _W.web_host, str, "address the web server binds"),
+    ("--data-dir", _W.data_dir, str, "where Faust keeps its local files"),
+    ("--security-protocol", _W.security_protocol, str, "PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"),
+    ("--sasl-mechanism", _W.sasl_mechanism, str, "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"),
+    ("--sasl-username", "", str, "SASL user"),
+    ("--sasl-password", "", str, "SASL password (prefer the variable; it is never printed)"),
+    ("--ssl-cafile", "", str, "CA bundle that signed the brokers' certificates"),
+    ("--ssl-certfile", "", str, "client certificate, for mutual TLS"),
+    ("--ssl-keyfile", "", str, "client key, for mutual TLS"),
+]  # fmt: skip
+
+
+def add_worker_options(parser: argparse.ArgumentParser) -> None:
+    _add_options(parser, "worker settings (each also read from CORRELATOR_<FLAG>)", _WORKER_OPTIONS)
+
+
+def worker_settings(args: argparse.Namespace) -> WorkerSettings:
+    if not args.topology:
+        msg = f"the worker needs --topology FILE (or {env_name('--topology')})"
+        raise SettingsError(msg)
+    if args.security_protocol.upper() not in SECURITY_PROTOCOLS:
+        expected = ", ".join(sorted(SECURITY_PROTOCOLS))
+        msg = f"--security-protocol: expected one of {expected}, got {args.security_protocol!r}"
+        raise SettingsError(msg)
+    return WorkerSettings(
+        **{flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_"))
+           for flag, *_ in _WORKER_OPTIONS}
+    )  # fmt: skip

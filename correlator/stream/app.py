@@ -26,6 +26,8 @@ from typing import Any, TypeVar
 import faust
 from faust.types import EventT, StreamT
 from faust.types.auth import CredentialsT
+from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from correlator import codec
 from correlator.deadletter import dead_letter
@@ -35,6 +37,7 @@ from correlator.settings import CoreSettings
 from correlator.stages import Change, CorrelationStage, DedupStage, Tally
 from correlator.stream import compat
 from correlator.stream.merge import ChangeKey, Merge, arrived_key, expired_key, offer
+from correlator.stream.metrics import TallyCollector
 from correlator.stream.records import (
     AlertBatch,
     ChangeBatch,
@@ -135,8 +138,16 @@ class Worker:
         app.agent(self.by_service, name="correlate")(self._correlate_agent)
         if settings.clock is Clock.WALL:
             app.timer(settings.tick_interval, name="tick")(self._tick)
+        self.registry = CollectorRegistry()
+        self.registry.register(
+            TallyCollector(self.tally, lambda: self.topology, self.open_incidents)
+        )
+        app.page("/metrics")(self._metrics_page)
         app.on_partitions_revoked.connect(self._forget_stages)
         app.on_partitions_assigned.connect(self._forget_stages)
+
+    async def _metrics_page(self, view: View, request: Request) -> Response:
+        return view.bytes(generate_latest(self.registry), content_type=CONTENT_TYPE_LATEST)
 
     async def _forget_stages(self, *_: Any, **__: Any) -> None:
         """Partitions moved: stages rebuild their timers from the tables when next needed."""

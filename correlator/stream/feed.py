@@ -50,12 +50,17 @@ async def feed(
     *,
     keep_time: bool,
     speed: float | None = None,
+    max_pause: float = float("inf"),
 ) -> float | None:
-    """Send every line; return the last arrival time sent (None if no envelope had one)."""
+    """Send every line; return the last arrival time sent (None if no envelope had one).
+
+    ``max_pause`` caps the recorded silence waited out between two records (before
+    the speed-up), so that days between two recordings pass in moments.
+    """
     last: float | None = None
     for record in records(lines):
         if speed is not None and last is not None and record.received_at is not None:
-            await asyncio.sleep(max(0.0, record.received_at - last) / speed)
+            await asyncio.sleep(min(max(0.0, record.received_at - last), max_pause) / speed)
         timestamp = record.received_at if keep_time else None
         await producer.send(
             topic,

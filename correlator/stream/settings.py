@@ -12,6 +12,7 @@ class Clock(StrEnum):
 
 
 SECRET_FIELDS = frozenset({"sasl_password"})
+SECURITY_PROTOCOLS = frozenset({"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,7 +58,22 @@ def run_worker(
     core: CoreSettings,
     on_event: Callable[[ImpactEvent], object] | None = None,
     loglevel: str = "info",
+    worker: Worker | None = None,
 ) -> None:
     """Block until the worker stops (SIGINT/SIGTERM)."""
-    worker = Worker(settings, topology, core, on_event)
-    faust.Worker(worker.app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    worker = worker or Worker(settings, topology, core, on_event)
+    runner = faust.Worker(worker.app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    runner.spinner = None  # its cursor escape codes garble logs and pipes
+    runner.execute_from_commandline()
+
+
+def serve(settings: WorkerSettings, topology: Topology, core: CoreSettings) -> None:
+    """``correlator worker``: say what it runs with, prepare the topics, run until stopped."""
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(levelname)s] %(message)s")
+    for line in settings.describe():
+        log.info("setting %s", line)
+    created = asyncio.run(prepare_topics(settings))
+    if created:
+        log.info("created topics: %s", ", ".join(created))
+    log.info("metrics on http://%s:%d/metrics", settings.web_host, settings.web_port)
+    run_worker(settings, topology, core)
