@@ -17,20 +17,23 @@ highest record timestamp seen, carried in the batches; when it moves, the stage
 that moved it sends ticks to the partitions downstream it sent nothing to.
 """
 
+import asyncio
 import ssl
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import faust
-from faust.types import EventT, StreamT
+from faust.types import EventT, RecordMetadata, StreamT
 from faust.types.auth import CredentialsT
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from correlator import codec
+from correlator.correlation import ServiceState
 from correlator.deadletter import dead_letter
+from correlator.dedup import AlertState
 from correlator.event import ImpactEvent
 from correlator.parse import AlertParser
 from correlator.settings import CoreSettings
@@ -52,7 +55,6 @@ from correlator.stream.state import ALERT_STATE, MERGE, SERVICE_STATE, Partition
 from correlator.stream.topics import TopicSpec
 from correlator.topology import Topology
 
-S = TypeVar("S", DedupStage, CorrelationStage)
 ALERT_TABLE = "alert-states"
 SERVICE_TABLE = "service-states"
 MERGE_TABLE = "merges"
@@ -118,8 +120,8 @@ class Worker:
         self.parser = AlertParser(core.limits)
         self.on_event = on_event
         self.app = _faust_app(settings)
-        self._dedup: dict[int, DedupStage] = {}
-        self._correlation: dict[int, CorrelationStage] = {}
+        self._dedup: dict[int, tuple[DedupStage, PartitionView[AlertState]]] = {}
+        self._correlation: dict[int, tuple[CorrelationStage, PartitionView[ServiceState]]] = {}
         self._raw_clock = float("-inf")
         self._wire()
 
@@ -155,7 +157,7 @@ class Worker:
         self._correlation.clear()
 
     def open_incidents(self) -> int:
-        return sum(stage.open_incidents() for stage in self._correlation.values())
+        return sum(stage.open_incidents() for stage, _ in self._correlation.values())
 
     async def _parse_agent(self, stream: StreamT[bytes]) -> None:
         async for event in stream.events():
@@ -191,49 +193,63 @@ class Worker:
         async for event in stream.events():
             partition = event.message.partition
             batch = alert_batch_from(event.value)
-            stage = self._stage(self._dedup, partition, self._new_dedup)
+            stage, view = self._dedup_stage(partition)
             before = stage.now
-            now = self._now(batch.at)
-            changes = [(expired_key(change), change) for change in stage.advance(now)]
+            changes = [(expired_key(change), change) for change in stage.advance(batch.at)]
             for index, alert in batch.alerts:
-                arrived = stage.receive([alert], now)
+                arrived = stage.receive([alert], batch.at)
                 changes += [(arrived_key(c.at, batch.offset, index), c) for c in arrived]
-            await self._send_changes(partition, changes, stage.now, moved=stage.now > before)
+            sent = await self._send_changes(partition, changes, stage.now, moved=stage.now > before)
+            if view.held:
+                await asyncio.gather(*sent)
+                view.flush()
 
     async def _send_changes(
         self, source: int, changes: Sequence[tuple[ChangeKey, Change]], at: float, *, moved: bool
-    ) -> None:
+    ) -> list[Awaitable[RecordMetadata]]:
         """Changes to the partitions of their services; in event time, the clock to all."""
         batches = _by_partition(changes, lambda item: item[1].service, self.settings.partitions)
         ticks = moved and self.settings.clock is Clock.EVENT
+        sent = []
         for partition in range(self.settings.partitions):
             batch = batches.get(partition)
             if batch or ticks:
                 value = change_batch_to(ChangeBatch(source, at, batch or []))
-                await self.by_service.send(value=value, partition=partition)
+                sent.append(await self.by_service.send(value=value, partition=partition))
+        return sent
 
     async def _correlate_agent(self, stream: StreamT[bytes]) -> None:
         async for event in stream.events():
             partition = event.message.partition
             batch = change_batch_from(event.value)
-            stage = self._stage(self._correlation, partition, self._new_correlation)
+            stage, view = self._correlation_stage(partition)
+            merges = None
             if self.settings.clock is Clock.EVENT:
-                events = self._merge(partition, batch, stage)
+                merges = self._merges(partition)
+                events = self._merge(merges, batch, stage)
             else:
                 events = [e for _, change in batch.changes for e in stage.receive(change)]
-                events += stage.advance(time.time())
-            for impact in events:
+                events += stage.advance(batch.at)
+            sent = [
                 await self.impacts.send(key=impact.key.encode(), value=impact.to_json())
+                for impact in events
+            ]
+            if view.held or (merges is not None and merges.held):
+                await asyncio.gather(*sent)
+                view.flush()
+                if merges is not None:
+                    merges.flush()
+            for impact in events:
                 if self.on_event is not None:
                     self.on_event(impact)
 
     def _merge(
-        self, partition: int, batch: ChangeBatch, stage: CorrelationStage
+        self, merges: PartitionView[Merge], batch: ChangeBatch, stage: CorrelationStage
     ) -> list[ImpactEvent]:
-        key = str(partition)
-        merge = self.merge_table.get(key) or Merge.empty(self.settings.partitions)
+        key = f"merge-{merges.partition}"
+        merge = merges.get(key) or Merge.empty(self.settings.partitions)
         merge, ready = offer(merge, batch.source, batch.at, batch.changes)
-        self.merge_table[key] = merge
+        merges[key] = merge
         events = [event for change in ready for event in stage.receive(change)]
         if merge.watermark is not None:
             events += stage.advance(merge.watermark)
@@ -250,22 +266,24 @@ class Worker:
                 value = change_batch_to(ChangeBatch(-1, now))
                 await self.by_service.send(value=value, partition=tp.partition)
 
-    def _now(self, at: float) -> float:
-        return at if self.settings.clock is Clock.EVENT else time.time()
+    def _dedup_stage(self, partition: int) -> tuple[DedupStage, PartitionView[AlertState]]:
+        if partition not in self._dedup:
+            view = PartitionView(self.alert_table, partition, self.settings.partitions)
+            self._dedup[partition] = DedupStage(view, self.topology, self.core, self.tally), view
+        return self._dedup[partition]
 
-    def _stage(self, stages: dict[int, S], partition: int, new: Callable[[int], S]) -> S:
-        stage = stages.get(partition)
-        if stage is None:
-            stage = stages[partition] = new(partition)
-        return stage
+    def _correlation_stage(
+        self, partition: int
+    ) -> tuple[CorrelationStage, PartitionView[ServiceState]]:
+        if partition not in self._correlation:
+            view = PartitionView(self.service_table, partition, self.settings.partitions)
+            stage = CorrelationStage(view, self.topology, self.core, self.tally)
+            self._correlation[partition] = stage, view
+        return self._correlation[partition]
 
-    def _new_dedup(self, partition: int) -> DedupStage:
-        view = PartitionView(self.alert_table, partition, self.settings.partitions)
-        return DedupStage(view, self.topology, self.core, self.tally)
-
-    def _new_correlation(self, partition: int) -> CorrelationStage:
-        view = PartitionView(self.service_table, partition, self.settings.partitions)
-        return CorrelationStage(view, self.topology, self.core, self.tally)
+    def _merges(self, partition: int) -> PartitionView[Merge]:
+        """The merge of a correlation partition: one key, written only from that partition."""
+        return PartitionView(self.merge_table, partition, self.settings.partitions)
 
 
 T = TypeVar("T")
@@ -309,7 +327,7 @@ def _faust_app(settings: WorkerSettings) -> faust.App:
         "broker_rebalance_timeout": max(10.0, settings.session_timeout * 2),
         "broker_request_timeout": max(30.0, settings.session_timeout * 2),
         "broker_commit_interval": 0.5,
-        "producer_linger": 0.005,
+        "producer_linger": 0.0,
         "key_serializer": "raw",
         "value_serializer": "raw",
         "web_enabled": True,

@@ -50,31 +50,58 @@ MERGE = StateCodec(_merge_to, _merge_from)
 
 
 class PartitionView(MutableMapping[str, V], Generic[V]):
-    """The keys of ``table`` that hash to ``partition``; writes go to its changelog.
+    """The keys of ``table`` that hash to ``partition``, with writes held until ``flush``.
 
-    Writing needs Faust's current event (the changelog record goes to its
-    partition), so a view is only written from the agent reading that partition.
+    Why held: a step's state must reach the changelog only after what the step
+    sent downstream was acknowledged. Should the worker die between the two, the
+    input is processed again from the old state and sends the same records again
+    (same event ids), where the other order would lose them. Writing needs
+    Faust's current event (the changelog record goes to its partition), so only
+    the agent reading that partition flushes a view.
     """
 
     def __init__(self, table: TableT[str, V], partition: int, partitions: int) -> None:
         self._table = table
-        self._partition = partition
+        self.partition = partition
         self._partitions = partitions
+        self._held: dict[str, V | None] = {}
+        """Written since the last flush; None: deleted."""
 
     def __getitem__(self, key: str) -> V:
+        if key in self._held:
+            held = self._held[key]
+            if held is None:
+                raise KeyError(key)
+            return held
         value: V = self._table[key]
         return value
 
     def __setitem__(self, key: str, value: V) -> None:
-        self._table[key] = value
+        self._held[key] = value
 
     def __delitem__(self, key: str) -> None:
-        del self._table[key]
+        if key not in self:
+            raise KeyError(key)
+        self._held[key] = None
 
     def __iter__(self) -> Iterator[str]:
-        return (
-            key for key in self._table if partition_of(key, self._partitions) == self._partition
-        )
+        keys = {key for key in self._table if partition_of(key, self._partitions) == self.partition}
+        keys.update(key for key, value in self._held.items() if value is not None)
+        return iter(sorted(key for key in keys if self._held.get(key, True) is not None))
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+    @property
+    def held(self) -> bool:
+        """Whether writes wait for ``flush``."""
+        return bool(self._held)
+
+    def flush(self) -> None:
+        """Write what was held to the table, and so to its changelog."""
+        for key, value in self._held.items():
+            if value is None:
+                self._table.pop(key, None)
+            else:
+                self._table[key] = value
+        self._held.clear()
