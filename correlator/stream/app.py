@@ -18,7 +18,7 @@ that moved it sends ticks to the partitions downstream it sent nothing to.
 """
 
 import asyncio
-import ssl
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -26,7 +26,6 @@ from typing import Any, TypeVar
 
 import faust
 from faust.types import EventT, RecordMetadata, StreamT
-from faust.types.auth import CredentialsT
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
@@ -39,6 +38,7 @@ from correlator.parse import AlertParser
 from correlator.settings import CoreSettings
 from correlator.stages import Change, CorrelationStage, DedupStage, Tally
 from correlator.stream import compat
+from correlator.stream.connection import bootstrap_servers, credentials
 from correlator.stream.merge import ChangeKey, Merge, arrived_key, expired_key, offer
 from correlator.stream.metrics import TallyCollector
 from correlator.stream.records import (
@@ -52,54 +52,16 @@ from correlator.stream.records import (
 )
 from correlator.stream.settings import Clock, WorkerSettings
 from correlator.stream.state import ALERT_STATE, MERGE, SERVICE_STATE, PartitionView, StateCodec
-from correlator.stream.topics import TopicSpec
+from correlator.stream.topics import (
+    ALERT_TABLE,
+    MERGE_TABLE,
+    SERVICE_TABLE,
+    by_fingerprint_topic,
+    by_service_topic,
+    prepare_topics,
+)
+from correlator.stream.watch import BrokerWatch
 from correlator.topology import Topology
-
-ALERT_TABLE = "alert-states"
-SERVICE_TABLE = "service-states"
-MERGE_TABLE = "merges"
-
-
-def by_fingerprint_topic(settings: WorkerSettings) -> str:
-    return f"{settings.app_id}-alerts-by-fingerprint"
-
-
-def by_service_topic(settings: WorkerSettings) -> str:
-    return f"{settings.app_id}-changes-by-service"
-
-
-def topic_specs(settings: WorkerSettings) -> list[TopicSpec]:
-    """Every topic the worker reads or writes, for ``ensure_topics`` before Faust starts."""
-    n, r = settings.partitions, settings.replication
-    return [
-        TopicSpec(settings.raw_topic, settings.raw_partitions, r, keyed_state=False),
-        TopicSpec(settings.impacts_topic, settings.raw_partitions, r, keyed_state=False),
-        TopicSpec(settings.deadletter_topic, settings.raw_partitions, r, keyed_state=False),
-        TopicSpec(by_fingerprint_topic(settings), n, r, keyed_state=True),
-        TopicSpec(by_service_topic(settings), n, r, keyed_state=True),
-        TopicSpec(f"{settings.app_id}-{ALERT_TABLE}-changelog", n, r, True, compacted=True),
-        TopicSpec(f"{settings.app_id}-{SERVICE_TABLE}-changelog", n, r, True, compacted=True),
-        TopicSpec(f"{settings.app_id}-{MERGE_TABLE}-changelog", n, r, True, compacted=True),
-    ]
-
-
-def credentials(settings: WorkerSettings) -> CredentialsT | None:
-    protocol = settings.security_protocol.upper()
-    if protocol == "PLAINTEXT":
-        return None
-    context = None
-    if protocol.endswith("SSL"):
-        context = ssl.create_default_context(cafile=settings.ssl_cafile or None)
-        if settings.ssl_certfile:
-            context.load_cert_chain(settings.ssl_certfile, settings.ssl_keyfile or None)
-    if protocol.startswith("SASL"):
-        return faust.SASLCredentials(
-            username=settings.sasl_username,
-            password=settings.sasl_password,
-            mechanism=settings.sasl_mechanism,
-            ssl_context=context,
-        )
-    return faust.SSLCredentials(context)
 
 
 class Worker:
@@ -123,6 +85,10 @@ class Worker:
         self._dedup: dict[int, tuple[DedupStage, PartitionView[AlertState]]] = {}
         self._correlation: dict[int, tuple[CorrelationStage, PartitionView[ServiceState]]] = {}
         self._raw_clock = float("-inf")
+        self._state_topics = {
+            by_fingerprint_topic(settings),
+            by_service_topic(settings),
+        }
         self._wire()
 
     def _wire(self) -> None:
@@ -140,16 +106,48 @@ class Worker:
         app.agent(self.by_service, name="correlate")(self._correlate_agent)
         if settings.clock is Clock.WALL:
             app.timer(settings.tick_interval, name="tick")(self._tick)
+        self.watch = BrokerWatch(bootstrap_servers(settings), self._broker_returned)
+        app.timer(WATCH_INTERVAL, name="watch")(self.watch.probe)
+        _page(app, "/healthz", lambda view: view.json({"alive": True}))
+        _page(app, "/readyz", self._ready_page)
         self.registry = CollectorRegistry()
         self.registry.register(
             TallyCollector(self.tally, lambda: self.topology, self.open_incidents)
         )
-        app.page("/metrics")(self._metrics_page)
+        _page(app, "/metrics", self._metrics_page)
         app.on_partitions_revoked.connect(self._forget_stages)
         app.on_partitions_assigned.connect(self._forget_stages)
 
-    async def _metrics_page(self, view: View, request: Request) -> Response:
+    def _metrics_page(self, view: View) -> Response:
         return view.bytes(generate_latest(self.registry), content_type=CONTENT_TYPE_LATEST)
+
+    def _ready_page(self, view: View) -> Response:
+        """200 when the broker answers and this worker holds partitions; 503 and why, if not."""
+        problems = self.not_ready()
+        body = {"ready": not problems, "problems": problems, "broker": self.watch.describe()}
+        return view.json(body, status=503 if problems else 200)
+
+    def not_ready(self) -> list[str]:
+        problems = []
+        if not self.watch.reachable:
+            problems.append(f"broker unreachable: {self.settings.broker}")
+        if not any(tp.topic in self._state_topics for tp in self.app.consumer.assignment()):
+            problems.append(
+                "no partitions assigned yet (joining the group, or more workers than partitions)"
+            )
+        return problems
+
+    async def _broker_returned(self) -> None:
+        """Topics the broker lost are made again, and the consumer told so that it reads them."""
+        created = await prepare_topics(self.settings, attempts=3)
+        if created:
+            log.warning(
+                "the broker had lost topics %s: created them again; open incidents are kept in "
+                "this worker's memory, but state written before the loss is gone from Kafka",
+                ", ".join(created),
+            )
+            compat.forget_offsets(self.app, created)
+            await compat.refresh_metadata(self.app)
 
     async def _forget_stages(self, *_: Any, **__: Any) -> None:
         """Partitions moved: stages rebuild their timers from the tables when next needed."""
@@ -257,6 +255,8 @@ class Worker:
 
     async def _tick(self) -> None:
         """Wall clock: an empty batch to each partition this worker reads, so its timers run."""
+        if not self.watch.reachable:
+            return
         now = time.time()
         for tp in self.app.consumer.assignment():
             if tp.topic == self.by_fingerprint.get_topic_name():
@@ -289,6 +289,10 @@ class Worker:
 T = TypeVar("T")
 
 
+WATCH_INTERVAL = 1.0
+log = logging.getLogger("correlator.worker")
+
+
 def _by_partition(
     items: Iterable[T], key: Callable[[T], str], partitions: int
 ) -> dict[int, list[T]]:
@@ -296,6 +300,16 @@ def _by_partition(
     for item in items:
         batches[partition_of(key(item), partitions)].append(item)
     return batches
+
+
+def _page(app: faust.App, path: str, render: Callable[[View], Response]) -> None:
+    """A GET page; Faust makes the handler a method of a View class, so a plain function."""
+
+    async def get(view: View, request: Request) -> Response:
+        return render(view)
+
+    get.__name__ = f"page{path.replace('/', '_')}"
+    app.page(path)(get)
 
 
 def _bytes_topic(app: faust.App, name: str) -> faust.TopicT:

@@ -11,9 +11,16 @@
    answers a long-poll as soon as data arrives; Tansu answers only when the wait
    ends, which put up to 1.5 s on every hop of the pipeline. The wait is a
    setting here (``--fetch-max-wait``).
+
+And two reaches into Faust's consumer for a broker that lost its topics (the
+embedded one keeps them in memory; Apache Kafka does not lose them), which Faust
+has no API for: ``forget_offsets``, because Faust drops every record at an offset
+below the last one it read, and a topic made again starts at offset 0; and
+``refresh_metadata``, so that the topics made again are read at once rather than
+at the next periodic metadata refresh (minutes).
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import aiokafka
@@ -87,3 +94,28 @@ async def fetched_end_offsets(
     finally:
         await reader.stop()
     return ends
+
+
+async def refresh_metadata(app: Any) -> None:
+    """Make the worker's consumer fetch metadata now; a changed topic triggers a rebalance."""
+    thread = app.consumer._thread
+
+    async def refresh() -> None:
+        await thread._ensure_consumer()._client.force_metadata_update()
+
+    await thread.call_thread(refresh)
+
+
+def forget_offsets(app: Any, topics: Collection[str]) -> None:
+    """Forget what was read and committed on ``topics``, as after a revoke."""
+    consumer = app.consumer
+    trackers = (
+        consumer._read_offset,
+        consumer._committed_offset,
+        consumer._acked,
+        consumer._acked_index,
+        consumer._gap,
+    )
+    for tracker in trackers:
+        for tp in [tp for tp in tracker if tp.topic in topics]:
+            tracker.pop(tp, None)

@@ -21,9 +21,11 @@ from correlator.event import ImpactEvent
 from correlator.settings import CoreSettings
 from correlator.stream.app import Worker
 from correlator.stream.broker import EmbeddedBroker, free_port
+from correlator.stream.connection import bootstrap_servers
 from correlator.stream.feed import feed
 from correlator.stream.settings import Clock, WorkerSettings
-from correlator.stream.worker import bootstrap_servers, prepare_topics, run_worker
+from correlator.stream.topics import prepare_topics
+from correlator.stream.worker import run_worker
 from correlator.topology import load_topology
 
 SCENARIOS = ("cascade", "host-failure", "storm", "noise")

@@ -8,12 +8,25 @@ silently mixing state. The edge topics (``alerts.raw``, ``impacts``,
 ``alerts.deadletter``) may have any count.
 """
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
+from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
 from correlator.errors import CorrelatorError
+from correlator.stream.connection import bootstrap_servers, credentials
+from correlator.stream.settings import WorkerSettings
+
+log = logging.getLogger("correlator.topics")
+ALERT_TABLE = "alert-states"
+SERVICE_TABLE = "service-states"
+MERGE_TABLE = "merges"
+RETRY_FIRST = 0.5
+RETRY_MAX = 10.0
 
 
 class TopicMismatchError(CorrelatorError):
@@ -73,3 +86,51 @@ def _mismatch_message(wrong: Sequence[TopicSpec], found: dict[str, int]) -> str:
             "are, or delete these internal topics to start the correlation state afresh",
         ]
     )
+
+
+def by_fingerprint_topic(settings: WorkerSettings) -> str:
+    return f"{settings.app_id}-alerts-by-fingerprint"
+
+
+def by_service_topic(settings: WorkerSettings) -> str:
+    return f"{settings.app_id}-changes-by-service"
+
+
+def topic_specs(settings: WorkerSettings) -> list[TopicSpec]:
+    """Every topic the worker reads or writes, for ``ensure_topics`` before Faust starts."""
+    n, r = settings.partitions, settings.replication
+    return [
+        TopicSpec(settings.raw_topic, settings.raw_partitions, r, keyed_state=False),
+        TopicSpec(settings.impacts_topic, settings.raw_partitions, r, keyed_state=False),
+        TopicSpec(settings.deadletter_topic, settings.raw_partitions, r, keyed_state=False),
+        TopicSpec(by_fingerprint_topic(settings), n, r, keyed_state=True),
+        TopicSpec(by_service_topic(settings), n, r, keyed_state=True),
+        TopicSpec(f"{settings.app_id}-{ALERT_TABLE}-changelog", n, r, True, compacted=True),
+        TopicSpec(f"{settings.app_id}-{SERVICE_TABLE}-changelog", n, r, True, compacted=True),
+        TopicSpec(f"{settings.app_id}-{MERGE_TABLE}-changelog", n, r, True, compacted=True),
+    ]
+
+
+async def prepare_topics(settings: WorkerSettings, attempts: int | None = None) -> list[str]:
+    """Create missing topics and check the others; retry, with backoff, while the broker is away."""
+    delay = RETRY_FIRST
+    attempt = 0
+    while True:
+        attempt += 1
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap_servers(settings),
+            **credentials_to_aiokafka_auth(credentials(settings)),
+        )
+        try:
+            await admin.start()
+            return await ensure_topics(admin, topic_specs(settings))
+        except (KafkaError, OSError) as error:
+            if attempts is not None and attempt >= attempts:
+                raise
+            log.warning(
+                "broker %s unreachable (%s); retrying in %.1f s", settings.broker, error, delay
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX)
+        finally:
+            await admin.close()

@@ -1,0 +1,85 @@
+"""The broker goes away under a running worker and comes back: reported, retried, resumed.
+
+The embedded broker keeps its topics in memory, so stopping it loses them all:
+the worker must notice on its return, make its topics again and carry on with
+the incidents it holds in memory. (On Apache Kafka topics and offsets survive a
+broker restart; the worker's consumer and producer retry until it is back, and
+nothing needs making again.)
+"""
+
+import json
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import orjson
+import pytest
+from streaming import SAMPLES, Broker, Names, WorkerProcess, consume, produce, worker_env
+
+from correlator.stream.broker import EmbeddedBroker, free_port
+
+pytestmark = pytest.mark.integration
+
+
+def readiness(port: str) -> tuple[int, dict[str, object]]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=3) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def wait_for(port: str, status: int, timeout: float = 30.0) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        code, body = readiness(port)
+        if code == status:
+            return body
+        time.sleep(0.25)
+    msg = f"/readyz never answered {status} in {timeout:.0f} s; last: {code} {body}"
+    raise AssertionError(msg)
+
+
+def redis_down(status: str) -> bytes:
+    labels = {"alertname": "RedisDown", "service": "redis-cart", "namespace": "boutique"}
+    return orjson.dumps({"status": status, "labels": {**labels, "severity": "critical"}})
+
+
+def test_worker_reports_an_outage_and_resumes_its_incidents_when_the_broker_returns(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    embedded = EmbeddedBroker(tmp_path / "broker.log", port=port).start()
+    broker = Broker(embedded.url, embedded.bootstrap, "embedded")
+    names = Names.fresh()
+    topology = SAMPLES / "online-boutique" / "topology.yaml"
+    env = worker_env(broker, names, topology, tmp_path / "data", group_wait="1s")
+    web = env["CORRELATOR_WEB_PORT"]
+    worker = WorkerProcess(env, tmp_path / "worker.log")
+    try:
+        worker.wait_ready()
+        wait_for(web, 200)
+        produce(broker, names.raw, [(redis_down("firing"), None)])
+        opened = [orjson.loads(v) for v in consume(broker, names.impacts, at_least=5, timeout=30)]
+        keys = {event["incident_key"] for event in opened if event["type"] == "impact.opened"}
+        assert len(keys) == 5  # redis-cart hurts five business services
+
+        embedded.stop()
+        body = wait_for(web, 503)
+        assert any("broker unreachable" in str(problem) for problem in body["problems"])  # type: ignore[attr-defined]
+        assert worker.process.poll() is None, "the worker must wait for the broker, not exit"
+
+        embedded = EmbeddedBroker(tmp_path / "broker.log", port=port).start()
+        wait_for(web, 200)
+        produce(broker, names.raw, [(redis_down("resolved"), None)])
+        after = [orjson.loads(v) for v in consume(broker, names.impacts, at_least=5, timeout=60)]
+    finally:
+        worker.stop()
+        embedded.stop()
+    assert sorted(event["type"] for event in after) == ["impact.resolved"] * 5
+    assert {event["incident_key"] for event in after} == keys
+    log = worker.output()
+    assert "broker unreachable" in log
+    assert "broker reachable again" in log
+    assert "the broker had lost topics" in log
