@@ -18,9 +18,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install correlator with its dev tools
 
-run: $(STAMP) ## the main job: replay the sample cascade and show its impacts
-	$(BIN)/correlator replay --topology $(SAMPLE)/topology.yaml \
-		--alerts $(SAMPLE)/alerts/cascade.jsonl --format text
+run: $(STAMP) ## the main job: embedded broker, worker and sample alert stream; impacts live
+	$(BIN)/correlator demo --sample $(SAMPLE)
 
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check .
