@@ -190,6 +190,7 @@ _WORKER_OPTIONS: list[tuple[str, str, Callable[[str], object], str]] = [
     ("--web-port", str(_W.web_port), port, "port of /metrics"),
     ("--web-host", _W.web_host, str, "address the web server binds"),
     ("--data-dir", _W.data_dir, str, "where Faust keeps its local files"),
+    ("--ingest-token", "", str, "bearer token HTTP ingest requires (prefer the variable)"),
     ("--security-protocol", _W.security_protocol, str, "PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"),
     ("--sasl-mechanism", _W.sasl_mechanism, str, "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"),
     ("--sasl-username", "", str, "SASL user"),

@@ -21,13 +21,11 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import faust
 from faust.types import EventT, RecordMetadata, StreamT
-from faust.web import Request, Response, View
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from correlator import codec
 from correlator.correlation import ServiceState
@@ -36,11 +34,11 @@ from correlator.dedup import AlertState
 from correlator.event import ImpactEvent
 from correlator.parse import AlertParser
 from correlator.settings import CoreSettings
-from correlator.stages import Change, CorrelationStage, DedupStage, Tally
-from correlator.stream import compat
+from correlator.stages import CorrelationStage, DedupStage, Tally
+from correlator.stream import compat, web
 from correlator.stream.connection import bootstrap_servers, credentials
-from correlator.stream.merge import ChangeKey, Merge, arrived_key, expired_key, offer
-from correlator.stream.metrics import TallyCollector
+from correlator.stream.merge import Merge, arrived_key, expired_key, offer
+from correlator.stream.metrics import WorkerMetrics
 from correlator.stream.records import (
     AlertBatch,
     ChangeBatch,
@@ -81,10 +79,15 @@ class Worker:
         self.tally = Tally()
         self.parser = AlertParser(core.limits)
         self.on_event = on_event
-        self.app = _faust_app(settings)
+        self.app = _faust_app(settings, core.limits.max_body_bytes)
         self._dedup: dict[int, tuple[DedupStage, PartitionView[AlertState]]] = {}
         self._correlation: dict[int, tuple[CorrelationStage, PartitionView[ServiceState]]] = {}
         self._raw_clock = float("-inf")
+        self._read_topics = {
+            settings.raw_topic,
+            by_fingerprint_topic(settings),
+            by_service_topic(settings),
+        }
         self._state_topics = {
             by_fingerprint_topic(settings),
             by_service_topic(settings),
@@ -108,24 +111,16 @@ class Worker:
             app.timer(settings.tick_interval, name="tick")(self._tick)
         self.watch = BrokerWatch(bootstrap_servers(settings), self._broker_returned)
         app.timer(WATCH_INTERVAL, name="watch")(self.watch.probe)
-        _page(app, "/healthz", lambda view: view.json({"alive": True}))
-        _page(app, "/readyz", self._ready_page)
-        self.registry = CollectorRegistry()
-        self.registry.register(
-            TallyCollector(self.tally, lambda: self.topology, self.open_incidents)
+        self.metrics = WorkerMetrics(
+            self.tally,
+            lambda: self.topology,
+            self.open_incidents,
+            self.lag,
+            lambda: self.watch.reachable,
         )
-        _page(app, "/metrics", self._metrics_page)
+        web.register(self)
         app.on_partitions_revoked.connect(self._forget_stages)
         app.on_partitions_assigned.connect(self._forget_stages)
-
-    def _metrics_page(self, view: View) -> Response:
-        return view.bytes(generate_latest(self.registry), content_type=CONTENT_TYPE_LATEST)
-
-    def _ready_page(self, view: View) -> Response:
-        """200 when the broker answers and this worker holds partitions; 503 and why, if not."""
-        problems = self.not_ready()
-        body = {"ready": not problems, "problems": problems, "broker": self.watch.describe()}
-        return view.json(body, status=503 if problems else 200)
 
     def not_ready(self) -> list[str]:
         problems = []
@@ -154,6 +149,29 @@ class Worker:
         self._dedup.clear()
         self._correlation.clear()
 
+    def service_states(self) -> list[ServiceState]:
+        """Every business service state this worker holds (its partitions only)."""
+        return list(self.service_table.values())
+
+    def partitions_held(self) -> list[int]:
+        topic = self.by_service.get_topic_name()
+        return sorted(tp.partition for tp in self.app.consumer.assignment() if tp.topic == topic)
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Records not yet read, per partition of the topics the agents read."""
+        consumer = self.app.consumer
+        behind = {}
+        for tp in consumer.assignment():
+            if tp.topic not in self._read_topics:
+                continue
+            end = consumer.highwater(tp)
+            position = compat.read_offset(self.app, tp)
+            if end is not None:
+                behind[(tp.topic, tp.partition)] = max(
+                    0, end - (position + 1 if position is not None else 0)
+                )
+        return behind
+
     def open_incidents(self) -> int:
         return sum(stage.open_incidents() for stage, _ in self._correlation.values())
 
@@ -172,6 +190,7 @@ class Worker:
             self.tally.invalid[rejection.reason.value] += 1
             letter = dead_letter(rejection, body, received_at, source, limit)
             await self.deadletter.send(key=message.key, value=codec.dumps(letter))
+            self.metrics.deadletters.labels(rejection.reason.value).inc()
         if self.settings.clock is Clock.EVENT:
             moved = received_at > self._raw_clock
             self._raw_clock = max(self._raw_clock, received_at)
@@ -194,25 +213,31 @@ class Worker:
             stage, view = self._dedup_stage(partition)
             before = stage.now
             changes = [(expired_key(change), change) for change in stage.advance(batch.at)]
+            received = None
             for index, alert in batch.alerts:
                 arrived = stage.receive([alert], batch.at)
                 changes += [(arrived_key(c.at, batch.offset, index), c) for c in arrived]
-            sent = await self._send_changes(partition, changes, stage.now, moved=stage.now > before)
+                if arrived and (received is None or alert.received_at < received):
+                    received = alert.received_at
+            step = ChangeBatch(partition, stage.now, changes, received)
+            sent = await self._send_changes(step, moved=stage.now > before)
             if view.held:
                 await asyncio.gather(*sent)
                 view.flush()
 
     async def _send_changes(
-        self, source: int, changes: Sequence[tuple[ChangeKey, Change]], at: float, *, moved: bool
+        self, step: ChangeBatch, *, moved: bool
     ) -> list[Awaitable[RecordMetadata]]:
-        """Changes to the partitions of their services; in event time, the clock to all."""
-        batches = _by_partition(changes, lambda item: item[1].service, self.settings.partitions)
+        """A step's changes to the partitions of their services; in event time, the clock to all."""
+        batches = _by_partition(
+            step.changes, lambda item: item[1].service, self.settings.partitions
+        )
         ticks = moved and self.settings.clock is Clock.EVENT
         sent = []
         for partition in range(self.settings.partitions):
             batch = batches.get(partition)
             if batch or ticks:
-                value = change_batch_to(ChangeBatch(source, at, batch or []))
+                value = change_batch_to(step._replace(changes=batch or []))
                 sent.append(await self.by_service.send(value=value, partition=partition))
         return sent
 
@@ -237,9 +262,16 @@ class Worker:
                 view.flush()
                 if merges is not None:
                     merges.flush()
+            self._observe_latency(batch, len(events))
             for impact in events:
                 if self.on_event is not None:
                     self.on_event(impact)
+
+    def _observe_latency(self, batch: ChangeBatch, events: int) -> None:
+        if self.settings.clock is Clock.WALL:
+            origin = batch.received if batch.received is not None else batch.at
+            for _ in range(events):
+                self.metrics.latency.observe(time.time() - origin)
 
     def _merge(
         self, merges: PartitionView[Merge], batch: ChangeBatch, stage: CorrelationStage
@@ -302,16 +334,6 @@ def _by_partition(
     return batches
 
 
-def _page(app: faust.App, path: str, render: Callable[[View], Response]) -> None:
-    """A GET page; Faust makes the handler a method of a View class, so a plain function."""
-
-    async def get(view: View, request: Request) -> Response:
-        return render(view)
-
-    get.__name__ = f"page{path.replace('/', '_')}"
-    app.page(path)(get)
-
-
 def _bytes_topic(app: faust.App, name: str) -> faust.TopicT:
     return app.topic(name, key_type=bytes, value_type=bytes)
 
@@ -324,7 +346,7 @@ def _state_table(app: faust.App, name: str, codec: StateCodec, partitions: int) 
     return table
 
 
-def _faust_app(settings: WorkerSettings) -> faust.App:
+def _faust_app(settings: WorkerSettings, max_body_bytes: int) -> faust.App:
     heartbeat = max(0.1, min(3.0, settings.session_timeout / 6))
     options: Mapping[str, Any] = {
         "broker": settings.broker,
@@ -348,5 +370,6 @@ def _faust_app(settings: WorkerSettings) -> faust.App:
         "web_port": settings.web_port,
         "web_bind": settings.web_host,
         "web_in_thread": False,
+        "web_application_options": {"client_max_size": max_body_bytes + 1},
     }
     return faust.App(settings.app_id, **options)

@@ -119,3 +119,9 @@ def forget_offsets(app: Any, topics: Collection[str]) -> None:
     for tracker in trackers:
         for tp in [tp for tp in tracker if tp.topic in topics]:
             tracker.pop(tp, None)
+
+
+def read_offset(app: Any, tp: Any) -> int | None:
+    """The last offset the worker read on ``tp`` (None before the first)."""
+    offset: int | None = app.consumer._read_offset.get(tp)
+    return offset

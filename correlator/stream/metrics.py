@@ -1,28 +1,109 @@
-"""The worker's Prometheus metrics, read from its tally at scrape time.
+"""The worker's Prometheus metrics.
 
-A collector rather than counters incremented along the way: the core counts in
-its ``Tally`` (the same one replay summarises), and a scrape turns it into
-metric families, so nothing on the hot path touches prometheus-client.
+What the core counts (alerts, rejections, dedup, impacts) is read from its
+``Tally`` at scrape time, the same tally replay summarises, so nothing on the
+hot path touches prometheus-client for it. What only the shell knows (ingest
+requests, dead letters sent, topology reloads, latency, lag, the broker) is
+counted here.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from correlator.stages import Tally
 from correlator.topology import Topology
 
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
-class TallyCollector(Collector):
+
+class WorkerMetrics:
     def __init__(
-        self, tally: Tally, topology: Callable[[], Topology], open_incidents: Callable[[], int]
+        self,
+        tally: Tally,
+        topology: Callable[[], Topology],
+        open_incidents: Callable[[], int],
+        lag: Callable[[], Mapping[tuple[str, int], int]],
+        broker_up: Callable[[], bool],
+    ) -> None:
+        self.registry = CollectorRegistry()
+        self.registry.register(_TallyCollector(tally, topology, open_incidents, lag, broker_up))
+        self.latency = Histogram(
+            "correlator_processing_latency_seconds",
+            "From an alert's receipt (its record's timestamp) to the impact event it caused, "
+            "for events a record caused; from the timer's tick for those a timer caused "
+            "(group wait, group interval, resolve timeout).",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.deadletters = Counter(
+            "correlator_deadletter_records",
+            "Records sent to the dead-letter topic, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.ingest = Counter(
+            "correlator_ingest_requests",
+            "HTTP ingest requests, by endpoint and status code.",
+            ["endpoint", "code"],
+            registry=self.registry,
+        )
+        self.reloads = Counter(
+            "correlator_topology_reloads",
+            "Topology files read again after a change, by result (ok or invalid).",
+            ["result"],
+            registry=self.registry,
+        )
+
+
+class _TallyCollector(Collector):
+    def __init__(
+        self,
+        tally: Tally,
+        topology: Callable[[], Topology],
+        open_incidents: Callable[[], int],
+        lag: Callable[[], Mapping[tuple[str, int], int]],
+        broker_up: Callable[[], bool],
     ) -> None:
         self._tally = tally
         self._topology = topology
         self._open_incidents = open_incidents
+        self._lag = lag
+        self._broker_up = broker_up
 
     def collect(self) -> Iterator[Metric]:
+        yield from self._alerts()
+        yield GaugeMetricFamily(
+            "correlator_incidents_open",
+            "Impacts opened and not yet resolved, on this worker's partitions.",
+            value=self._open_incidents(),
+        )
+        impacts = CounterMetricFamily(
+            "correlator_impacts_emitted",
+            "Impact events sent to the impacts topic.",
+            labels=["type", "priority"],
+        )
+        for (kind, priority), count in sorted(self._tally.impacts.items()):
+            impacts.add_metric([kind, priority], count)
+        yield impacts
+        yield from self._topology_metrics()
+        lag = GaugeMetricFamily(
+            "correlator_consumer_lag",
+            "Records on a partition this worker reads that it has not read yet.",
+            labels=["topic", "partition"],
+        )
+        for (topic, partition), behind in sorted(self._lag().items()):
+            lag.add_metric([topic, str(partition)], behind)
+        yield lag
+        yield GaugeMetricFamily(
+            "correlator_broker_up",
+            "1 while the broker answers, 0 while it does not.",
+            value=1 if self._broker_up() else 0,
+        )
+
+    def _alerts(self) -> Iterator[Metric]:
         tally = self._tally
         received = CounterMetricFamily(
             "correlator_alerts_received", "Alerts parsed, by input format.", labels=["format"]
@@ -48,19 +129,8 @@ class TallyCollector(Collector):
             "Alert state changes that matched no topology node.",
             value=sum(tally.unmatched.values()),
         )
-        yield GaugeMetricFamily(
-            "correlator_incidents_open",
-            "Impacts opened and not yet resolved, on this worker's partitions.",
-            value=self._open_incidents(),
-        )
-        impacts = CounterMetricFamily(
-            "correlator_impacts_emitted",
-            "Impact events sent to the impacts topic.",
-            labels=["type", "priority"],
-        )
-        for (kind, priority), count in sorted(tally.impacts.items()):
-            impacts.add_metric([kind, priority], count)
-        yield impacts
+
+    def _topology_metrics(self) -> Iterator[Metric]:
         topology = self._topology()
         yield GaugeMetricFamily(
             "correlator_topology_nodes", "Nodes in the loaded topology.", value=len(topology)

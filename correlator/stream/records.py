@@ -40,6 +40,8 @@ class ChangeBatch(NamedTuple):
     at: float
     """The sender's clock: it will send nothing that happens earlier."""
     changes: Sequence[tuple[ChangeKey, Change]] = ()
+    received: float | None = None
+    """Earliest receipt (record timestamp) of the alerts that caused these changes."""
 
 
 def alert_batch_to(batch: AlertBatch) -> bytes:
@@ -55,13 +57,15 @@ def alert_batch_from(data: bytes) -> AlertBatch:
 
 def change_batch_to(batch: ChangeBatch) -> bytes:
     changes = [[list(key), codec.change_to(change)] for key, change in batch.changes]
-    return codec.dumps({"source": batch.source, "at": batch.at, "changes": changes})
+    return codec.dumps(
+        {"source": batch.source, "at": batch.at, "changes": changes, "received": batch.received}
+    )
 
 
 def change_batch_from(data: bytes) -> ChangeBatch:
     raw = codec.loads(data)
     changes = [(change_key(key), codec.change_from(change)) for key, change in raw["changes"]]
-    return ChangeBatch(raw["source"], raw["at"], changes)
+    return ChangeBatch(raw["source"], raw["at"], changes, raw["received"])
 
 
 def change_key(raw: Sequence[Any]) -> ChangeKey:

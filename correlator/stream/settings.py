@@ -11,7 +11,7 @@ class Clock(StrEnum):
     """Time is the highest record timestamp seen: a recorded file gives replay's impacts."""
 
 
-SECRET_FIELDS = frozenset({"sasl_password"})
+SECRET_FIELDS = frozenset({"sasl_password", "ingest_token"})
 SECURITY_PROTOCOLS = frozenset({"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"})
 
 
@@ -40,6 +40,8 @@ class WorkerSettings:
     web_port: int = 6066
     web_host: str = "0.0.0.0"
     data_dir: str = ".correlator"
+    ingest_token: str = ""
+    """Bearer token HTTP ingest requires; empty: none."""
     security_protocol: str = "PLAINTEXT"
     """PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."""
     sasl_mechanism: str = "PLAIN"
