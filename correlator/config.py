@@ -185,6 +185,7 @@ _WORKER_OPTIONS: list[tuple[str, str, Callable[[str], object], str]] = [
     ("--deadletter-topic", _W.deadletter_topic, str, "topic rejected input goes to"),
     ("--clock", _W.clock.value, clock, "wall, or event: latest record time"),
     ("--tick-interval", "1s", duration, "how often timers are checked on the wall clock"),
+    ("--topology-check-interval", "5s", duration, "how often the topology file is checked"),
     ("--fetch-max-wait", "50ms", duration, "longest a fetch waits for records"),
     ("--session-timeout", "10s", duration, "how long the group waits for a silent worker"),
     ("--web-port", str(_W.web_port), port, "port of /metrics"),

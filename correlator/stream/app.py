@@ -33,6 +33,7 @@ from correlator.deadletter import dead_letter
 from correlator.dedup import AlertState
 from correlator.event import ImpactEvent
 from correlator.parse import AlertParser
+from correlator.rebase import rebase
 from correlator.settings import CoreSettings
 from correlator.stages import CorrelationStage, DedupStage, Tally
 from correlator.stream import compat, web
@@ -48,6 +49,7 @@ from correlator.stream.records import (
     change_batch_to,
     partition_of,
 )
+from correlator.stream.reload import TopologyFile
 from correlator.stream.settings import Clock, WorkerSettings
 from correlator.stream.state import ALERT_STATE, MERGE, SERVICE_STATE, PartitionView, StateCodec
 from correlator.stream.topics import (
@@ -118,6 +120,10 @@ class Worker:
             self.lag,
             lambda: self.watch.reachable,
         )
+        self.topology_file = TopologyFile(
+            settings.topology, self.topology, self._swap_topology, self.metrics.reloads
+        )
+        app.timer(settings.topology_check_interval, name="topology")(self.topology_file.check)
         web.register(self)
         app.on_partitions_revoked.connect(self._forget_stages)
         app.on_partitions_assigned.connect(self._forget_stages)
@@ -148,6 +154,12 @@ class Worker:
         """Partitions moved: stages rebuild their timers from the tables when next needed."""
         self._dedup.clear()
         self._correlation.clear()
+
+    def _swap_topology(self, topology: Topology) -> None:
+        """From now on, ``topology``; correlation stages rebase their state on their next step."""
+        self.topology = topology
+        for stage, _ in self._dedup.values():
+            stage.topology = topology
 
     def service_states(self) -> list[ServiceState]:
         """Every business service state this worker holds (its partitions only)."""
@@ -246,6 +258,7 @@ class Worker:
             partition = event.message.partition
             batch = change_batch_from(event.value)
             stage, view = self._correlation_stage(partition)
+            rebased = self._rebase(stage, view, batch.at)
             merges = None
             if self.settings.clock is Clock.EVENT:
                 merges = self._merges(partition)
@@ -253,6 +266,7 @@ class Worker:
             else:
                 events = [e for _, change in batch.changes for e in stage.receive(change)]
                 events += stage.advance(batch.at)
+            events = rebased + events
             sent = [
                 await self.impacts.send(key=impact.key.encode(), value=impact.to_json())
                 for impact in events
@@ -266,6 +280,26 @@ class Worker:
             for impact in events:
                 if self.on_event is not None:
                     self.on_event(impact)
+
+    def _rebase(
+        self, stage: CorrelationStage, view: PartitionView[ServiceState], at: float
+    ) -> list[ImpactEvent]:
+        """After a topology change: this partition's incidents carried over to the new one."""
+        if stage.topology is self.topology:
+            return []
+        now = stage.now if stage.now > float("-inf") else at
+        events: list[ImpactEvent] = []
+        for service in list(view):
+            state, emitted = rebase(view[service], self.topology, now, self.core)
+            events += emitted
+            if state is None or not state.incidents:
+                del view[service]
+            else:
+                view[service] = state
+        stage.topology = self.topology
+        for event in events:
+            self.tally.count_event(event)
+        return events
 
     def _observe_latency(self, batch: ChangeBatch, events: int) -> None:
         if self.settings.clock is Clock.WALL:

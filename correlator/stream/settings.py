@@ -31,6 +31,8 @@ class WorkerSettings:
     impacts_topic: str = "impacts"
     deadletter_topic: str = "alerts.deadletter"
     clock: Clock = Clock.WALL
+    topology_check_interval: float = 5.0
+    """How often the topology file is checked for a change (then validated and swapped in)."""
     tick_interval: float = 1.0
     """How often timers (group wait, resolve timeout) are checked on the wall clock."""
     fetch_max_wait: float = 0.05
