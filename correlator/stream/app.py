@@ -185,7 +185,7 @@ class Worker:
         return behind
 
     def open_incidents(self) -> int:
-        return sum(stage.open_incidents() for stage, _ in self._correlation.values())
+        return sum(state.open_impacts() for state in self.service_table.values())
 
     async def _parse_agent(self, stream: StreamT[bytes]) -> None:
         async for event in stream.events():
