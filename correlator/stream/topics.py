@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
@@ -25,8 +26,13 @@ log = logging.getLogger("correlator.topics")
 ALERT_TABLE = "alert-states"
 SERVICE_TABLE = "service-states"
 MERGE_TABLE = "merges"
+TOPIC_ALREADY_EXISTS = 36
 RETRY_FIRST = 0.5
 RETRY_MAX = 10.0
+
+
+class TopicCreationError(CorrelatorError):
+    """The broker refused to create a topic; the message has its error per topic."""
 
 
 class TopicMismatchError(CorrelatorError):
@@ -48,11 +54,12 @@ class TopicSpec:
 
 
 async def ensure_topics(admin: AIOKafkaAdminClient, specs: Sequence[TopicSpec]) -> list[str]:
-    """Create the missing topics, check the existing ones; return the names created."""
+    """Check the existing topics, then create the missing ones; return the names created.
+
+    Checking first: a refused start must leave the broker as it was, so that the
+    advice in the refusal works when followed.
+    """
     existing = set(await admin.list_topics())
-    missing = [spec for spec in specs if spec.name not in existing]
-    if missing:
-        await admin.create_topics([_new_topic(spec) for spec in missing])
     present = [spec for spec in specs if spec.name in existing and spec.keyed_state]
     if present:
         found = {
@@ -64,7 +71,30 @@ async def ensure_topics(admin: AIOKafkaAdminClient, specs: Sequence[TopicSpec]) 
         ]
         if wrong:
             raise TopicMismatchError(_mismatch_message(wrong, found))
+    missing = [spec for spec in specs if spec.name not in existing]
+    if missing:
+        response = await admin.create_topics([_new_topic(spec) for spec in missing])
+        _raise_for_errors(response.topic_errors)
     return [spec.name for spec in missing]
+
+
+def _raise_for_errors(topic_errors: Sequence[tuple[Any, ...]]) -> None:
+    """Errors the broker gave per topic; one that already exists (36) is another worker's."""
+    failed = [
+        f"  {error[0]}: error {error[1]}"
+        + (f" ({error[2]})" if len(error) > 2 and error[2] else "")
+        for error in topic_errors
+        if error[1] not in (0, TOPIC_ALREADY_EXISTS)
+    ]
+    if failed:
+        msg = "\n".join(
+            [
+                "the broker refused to create topics:",
+                *failed,
+                "check --replication (at most the number of brokers) and the topic names",
+            ]
+        )
+        raise TopicCreationError(msg)
 
 
 def _new_topic(spec: TopicSpec) -> NewTopic:
@@ -77,15 +107,19 @@ def _mismatch_message(wrong: Sequence[TopicSpec], found: dict[str, int]) -> str:
         f"  {spec.name}: has {found[spec.name]} partitions, the worker needs {spec.partitions}"
         for spec in wrong
     ]
-    counts = sorted({found[spec.name] for spec in wrong})
-    return "\n".join(
-        [
-            "existing topics do not match the worker's partition count:",
-            *lines,
+    counts = sorted(set(found.values()))
+    if len(counts) == 1:
+        advice = (
             f"start with --partitions {counts[0]} (CORRELATOR_PARTITIONS) to use them as they "
-            "are, or delete these internal topics to start the correlation state afresh",
-        ]
-    )
+            "are, or delete these internal topics to start the correlation state afresh"
+        )
+    else:
+        shown = ", ".join(str(count) for count in counts)
+        advice = (
+            f"the existing internal topics disagree among themselves ({shown} partitions): "
+            "delete them to start the correlation state afresh"
+        )
+    return "\n".join(["existing topics do not match the worker's partition count:", *lines, advice])
 
 
 def by_fingerprint_topic(settings: WorkerSettings) -> str:

@@ -1,0 +1,220 @@
+"""What the worker writes to Kafka reads back as it was, and a stage sees one partition's state.
+
+Batches on the repartition topics and table values in the changelogs are the
+worker's only memory across hops and restarts: a value that does not survive
+the trip through bytes exactly is state lost or changed on a rebalance.
+``PartitionView`` holds a stage's writes until what the stage sent is
+acknowledged; here a plain dict stands in for the Faust table.
+"""
+
+from typing import cast
+
+import orjson
+import pytest
+from faust.types import TableT
+from support import T0, generic, pipeline, webhook
+
+from correlator.alert import Alert
+from correlator.correlation import IncidentAlert
+from correlator.health import Health
+from correlator.parse import AlertParser
+from correlator.settings import Limits
+from correlator.stages import Change
+from correlator.stream.merge import ARRIVED, EXPIRED, Merge
+from correlator.stream.records import (
+    AlertBatch,
+    ChangeBatch,
+    alert_batch_from,
+    alert_batch_to,
+    change_batch_from,
+    change_batch_to,
+    partition_of,
+)
+from correlator.stream.state import ALERT_STATE, MERGE, SERVICE_STATE, PartitionView
+
+
+def parsed_alerts() -> list[Alert]:
+    """Alerts as the parser makes them: both formats, resolved, unicode, fractional times."""
+    hook = webhook(
+        generic("RedisDown", at=T0 + 0.125, service="redis-cart"),
+        generic("CartSlow", at=T0, severity="warning", service="cartservice", team="é-ü ✓"),
+        generic("LbFlap", at=T0 - 60, status="resolved", ends=T0 + 1.5, service="lb"),
+    )
+    parser = AlertParser(Limits())
+    alerts = parser.parse_document(hook, T0 + 2).alerts
+    alerts += parser.parse_document(generic("Disk", at=T0, instance="cart-0"), None).alerts
+    assert len(alerts) == 4
+    return alerts
+
+
+def changes() -> list[Change]:
+    plain = IncidentAlert("fp-1", "RedisDown", "critical", "redis-cart", T0, Health.DOWN)
+    flapping = IncidentAlert(
+        "fp-2", "CartSlow", "warning", "cartservice", T0 + 0.5, Health.DEGRADED, True, "slow ✓"
+    )
+    return [Change("checkout", plain, True, T0 + 3), Change("browse", flapping, False, T0 + 9.25)]
+
+
+def test_an_alert_batch_reads_back_as_written() -> None:
+    alerts = parsed_alerts()
+    batch = AlertBatch(T0 + 2, 17, [(index, alert) for index, alert in enumerate(alerts)][1:])
+
+    assert alert_batch_from(alert_batch_to(batch)) == batch
+
+
+def test_a_tick_alert_batch_reads_back_as_a_tick() -> None:
+    tick = AlertBatch(T0 + 0.001)
+
+    back = alert_batch_from(alert_batch_to(tick))
+
+    assert (back.at, back.offset, list(back.alerts)) == (T0 + 0.001, -1, [])
+
+
+def test_a_change_batch_reads_back_with_its_keys() -> None:
+    first, second = changes()
+    batch = ChangeBatch(
+        3,
+        T0 + 10,
+        [
+            ((T0 + 3, EXPIRED, "fp-1", 0), first),
+            ((T0 + 9.25, ARRIVED, f"{12345:020d}", 2), second),
+        ],
+    )
+
+    back = change_batch_from(change_batch_to(batch))
+
+    assert back == batch
+    assert all(type(key) is tuple for key, _ in back.changes)  # sortable against new keys
+
+
+def test_a_tick_change_batch_reads_back() -> None:
+    assert change_batch_from(change_batch_to(ChangeBatch(-1, T0))) == ChangeBatch(-1, T0, [])
+
+
+def test_table_values_read_back_from_their_changelog_bytes() -> None:
+    p = pipeline()
+    p.receive_document(webhook(generic("RedisDown", at=T0, service="redis-cart")), T0)
+    p.receive_document(webhook(generic("Flaky", at=T0, severity="warning", instance="cart-1")), T0)
+    p.receive_document(webhook(generic("LbDown", at=T0 + 5, service="lb")), T0 + 5)
+    p.advance(T0 + 30)  # past group wait: incidents opened
+    p.receive_document(
+        webhook(generic("LbDown", at=T0 + 5, status="resolved", ends=T0 + 40, service="lb")),
+        T0 + 40,
+    )
+    assert len(p.alerts) == 3
+    assert any(state.incidents for state in p.services.values())
+
+    for state in p.alerts.values():
+        raw = ALERT_STATE._dumps(state)
+        orjson.loads(raw)  # JSON a human can read with kcat
+        assert ALERT_STATE._loads(raw) == state
+    for service in p.services.values():
+        assert SERVICE_STATE._loads(SERVICE_STATE._dumps(service)) == service
+
+
+def test_a_merge_reads_back_with_what_it_held() -> None:
+    first, second = changes()
+    merge = Merge(
+        (T0 + 4, None, T0 + 2.5), (((T0 + 3, EXPIRED, "fp-1", 0), first),
+                                   ((T0 + 9.25, ARRIVED, f"{7:020d}", 1), second))
+    )  # fmt: skip
+
+    assert MERGE._loads(MERGE._dumps(merge)) == merge
+    assert MERGE._loads(MERGE._dumps(Merge.empty(4))) == Merge.empty(4)
+
+
+PARTITIONS = 4
+
+
+def keys_on(partition: int, count: int) -> list[str]:
+    found = [
+        k for k in (f"key-{i}" for i in range(200)) if partition_of(k, PARTITIONS) == partition
+    ]
+    return found[:count]
+
+
+def view_of(table: dict[str, int], partition: int) -> PartitionView[int]:
+    return PartitionView(cast("TableT[str, int]", table), partition, PARTITIONS)
+
+
+def test_writes_are_held_until_flush_but_read_back_at_once() -> None:
+    table: dict[str, int] = {}
+    view = view_of(table, 0)
+    a, b = keys_on(0, 2)
+
+    view[a] = 1
+    view[b] = 2
+    view[a] = 3
+
+    assert table == {}
+    assert view[a] == 3
+    assert view.get(b) == 2
+    assert view.held
+    view.flush()
+    assert table == {a: 3, b: 2}
+    assert not view.held
+
+
+def test_reads_fall_through_to_the_table() -> None:
+    a, b = keys_on(1, 2)
+    table = {a: 1}
+    view = view_of(table, 1)
+
+    assert view[a] == 1
+    assert view.get(b) is None
+    with pytest.raises(KeyError):
+        view[b]
+    assert not view.held
+
+
+def test_a_delete_is_held_too() -> None:
+    a, b = keys_on(2, 2)
+    table = {a: 1, b: 2}
+    view = view_of(table, 2)
+
+    del view[a]
+
+    assert a not in view
+    assert view.get(a) is None
+    assert list(view) == [b]
+    assert table == {a: 1, b: 2}
+    with pytest.raises(KeyError):
+        del view[a]
+    view.flush()
+    assert table == {b: 2}
+
+
+def test_a_key_deleted_then_written_again_is_there() -> None:
+    (a,) = keys_on(0, 1)
+    table = {a: 1}
+    view = view_of(table, 0)
+
+    del view[a]
+    view[a] = 5
+    view.flush()
+
+    assert table == {a: 5}
+
+
+def test_deleting_a_missing_key_fails_and_holds_nothing() -> None:
+    view = view_of({}, 0)
+
+    with pytest.raises(KeyError):
+        del view["nothing"]
+    assert not view.held
+
+
+def test_a_view_iterates_only_its_partition() -> None:
+    mine = keys_on(3, 3)
+    others = keys_on(0, 2) + keys_on(1, 2)
+    table = dict.fromkeys(mine + others, 0)
+    view = view_of(table, 3)
+    held = keys_on(3, 5)[3:]  # two more keys of partition 3, not yet in the table
+
+    for key in held:
+        view[key] = 1
+    del view[mine[0]]
+
+    assert list(view) == sorted(mine[1:] + held)
+    assert len(view) == 4
+    assert dict(view.items()) == {**dict.fromkeys(mine[1:], 0), **dict.fromkeys(held, 1)}
