@@ -1,0 +1,1 @@
+"""Tests of what deploy/, the Dockerfile and the install script ship."""
