@@ -5,11 +5,12 @@ nobody notices until the day it should have: these tests notice.
 """
 
 import json
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, generate_latest
 from prometheus_client.metrics import MetricWrapperBase
 from support import shop
 
@@ -162,3 +163,21 @@ def test_dashboard_panels_use_the_datasource_variable_and_fit_the_grid() -> None
         if panel["type"] != "row":
             assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
             assert panel["targets"], f"{panel['title']} has no query"
+
+
+def test_promtool_accepts_what_metrics_serves(promtool: str) -> None:
+    """``promtool check metrics`` (what Prometheus' own lint says) on a worker's /metrics body."""
+    tally = Tally()
+    tally.received["alertmanager"] += 3
+    tally.invalid["invalid_json"] += 1
+    tally.impacts[("impact.opened", "P1")] += 1
+    metrics = WorkerMetrics(tally, shop, lambda: 1, lambda: {("alerts.raw", 0): 5}, lambda: True)
+    metrics.latency.observe(0.2)
+    metrics.deadletters.labels("invalid_json").inc()
+    checked = subprocess.run(
+        [promtool, "check", "metrics"],
+        input=generate_latest(metrics.registry),
+        capture_output=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()
