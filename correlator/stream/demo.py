@@ -58,7 +58,7 @@ def run_demo(sample: Path, speed: float, web_port: int, core: CoreSettings) -> N
             f"broker   {broker.url} (embedded Tansu, in memory; log {broker.log_path})",
             f"metrics  http://127.0.0.1:{settings.web_port}/metrics",
             f"impacts  kcat -b {broker.bootstrap} -t {settings.impacts_topic} -C"
-            "  (librdkafka >= 2.2; Debian 12's kcat cannot read this broker's replies)",
+            "  (not Debian 12's kcat: its librdkafka 2.0.2 cannot parse this broker's replies)",
             f"stream   {len(files)} sample file(s) from {sample}, {speed:g}x recorded speed;"
             " Ctrl-C stops",
             "",
