@@ -35,7 +35,7 @@ from correlator.event import ImpactEvent
 from correlator.parse import AlertParser
 from correlator.rebase import rebase
 from correlator.settings import CoreSettings
-from correlator.stages import CorrelationStage, DedupStage, Tally
+from correlator.stages import Change, CorrelationStage, DedupStage, Tally
 from correlator.stream import compat, web
 from correlator.stream.connection import bootstrap_servers, credentials
 from correlator.stream.merge import Merge, arrived_key, expired_key, offer
@@ -51,7 +51,14 @@ from correlator.stream.records import (
 )
 from correlator.stream.reload import TopologyFile
 from correlator.stream.settings import Clock, WorkerSettings
-from correlator.stream.state import ALERT_STATE, MERGE, SERVICE_STATE, PartitionView, StateCodec
+from correlator.stream.state import (
+    ALERT_STATE,
+    MERGE,
+    SERVICE_STATE,
+    PartitionView,
+    Stamped,
+    StateCodec,
+)
 from correlator.stream.topics import (
     ALERT_TABLE,
     MERGE_TABLE,
@@ -148,6 +155,8 @@ class Worker:
                 ", ".join(created),
             )
             compat.forget_offsets(self.app, created)
+            for table in (self.alert_table, self.service_table, self.merge_table):
+                _forget_stamps(table)
             await compat.refresh_metadata(self.app)
 
     async def _forget_stages(self, *_: Any, **__: Any) -> None:
@@ -220,13 +229,15 @@ class Worker:
 
     async def _dedup_agent(self, stream: StreamT[bytes]) -> None:
         async for event in stream.events():
-            partition = event.message.partition
+            partition, offset = event.message.partition, event.message.offset
             batch = alert_batch_from(event.value)
             stage, view = self._dedup_stage(partition)
             before = stage.now
             changes = [(expired_key(change), change) for change in stage.advance(batch.at)]
             received = None
             for index, alert in batch.alerts:
+                if view.applied(alert.fingerprint, offset):
+                    continue  # read again after a crash; its effect is in the state already
                 arrived = stage.receive([alert], batch.at)
                 changes += [(arrived_key(c.at, batch.offset, index), c) for c in arrived]
                 if arrived and (received is None or alert.received_at < received):
@@ -235,7 +246,7 @@ class Worker:
             sent = await self._send_changes(step, moved=stage.now > before)
             if view.held:
                 await asyncio.gather(*sent)
-                view.flush()
+                view.flush(offset)
 
     async def _send_changes(
         self, step: ChangeBatch, *, moved: bool
@@ -255,17 +266,17 @@ class Worker:
 
     async def _correlate_agent(self, stream: StreamT[bytes]) -> None:
         async for event in stream.events():
-            partition = event.message.partition
+            partition, offset = event.message.partition, event.message.offset
             batch = change_batch_from(event.value)
             stage, view = self._correlation_stage(partition)
             rebased = self._rebase(stage, view, batch.at)
             merges = None
             if self.settings.clock is Clock.EVENT:
                 merges = self._merges(partition)
-                events = self._merge(merges, batch, stage)
+                events = self._merge(merges, batch, stage, view, offset)
             else:
-                events = [e for _, change in batch.changes for e in stage.receive(change)]
-                events += stage.advance(batch.at)
+                changes = [change for _, change in batch.changes]
+                events = self._apply(changes, stage, view, offset) + stage.advance(batch.at)
             events = rebased + events
             sent = [
                 await self.impacts.send(key=impact.key.encode(), value=impact.to_json())
@@ -273,9 +284,9 @@ class Worker:
             ]
             if view.held or (merges is not None and merges.held):
                 await asyncio.gather(*sent)
-                view.flush()
+                view.flush(offset)
                 if merges is not None:
-                    merges.flush()
+                    merges.flush(offset)  # last: its stamp says the whole step is stored
             self._observe_latency(batch, len(events))
             for impact in events:
                 if self.on_event is not None:
@@ -307,14 +318,35 @@ class Worker:
             for _ in range(events):
                 self.metrics.latency.observe(time.time() - origin)
 
+    def _apply(
+        self,
+        changes: Iterable[Change],
+        stage: CorrelationStage,
+        view: PartitionView[ServiceState],
+        offset: int,
+    ) -> list[ImpactEvent]:
+        """The changes whose service does not have the effect of this input already."""
+        events: list[ImpactEvent] = []
+        for change in changes:
+            if not view.applied(change.service, offset):
+                events += stage.receive(change)
+        return events
+
     def _merge(
-        self, merges: PartitionView[Merge], batch: ChangeBatch, stage: CorrelationStage
+        self,
+        merges: PartitionView[Merge],
+        batch: ChangeBatch,
+        stage: CorrelationStage,
+        view: PartitionView[ServiceState],
+        offset: int,
     ) -> list[ImpactEvent]:
         key = f"merge-{merges.partition}"
+        if merges.applied(key, offset):
+            return []  # read again after a crash; the whole step is stored already
         merge = merges.get(key) or Merge.empty(self.settings.partitions)
         merge, ready = offer(merge, batch.source, batch.at, batch.changes)
         merges[key] = merge
-        events = [event for change in ready for event in stage.receive(change)]
+        events = self._apply(ready, stage, view, offset)
         if merge.watermark is not None:
             events += stage.advance(merge.watermark)
         return events
@@ -368,15 +400,30 @@ def _by_partition(
     return batches
 
 
+def _forget_stamps(table: Any) -> None:
+    """Offsets start again on topics made again: no stored value has the effect of any of them.
+
+    Written to the local store only: the changelog was lost with the topics.
+    """
+    for key, stamped in list(table.data.items()):
+        table.data[key] = Stamped(-1, stamped.value)
+
+
 def _bytes_topic(app: faust.App, name: str) -> faust.TopicT:
     return app.topic(name, key_type=bytes, value_type=bytes)
 
 
 def _state_table(app: faust.App, name: str, codec: StateCodec, partitions: int) -> Any:
-    """A table of the core's values: Faust keeps them as they are, the changelog as JSON."""
+    """A table of the core's values: Faust keeps them as they are, the changelog as JSON.
+
+    Faust makes a table's changelog topic as the table is made, with serializers
+    chosen from the key and value types; the topic is made again once ours are set,
+    or recovery would read the changelog with the wrong ones.
+    """
     table: Any = app.Table(name, key_type=str, partitions=partitions)
     table.key_serializer = "raw"
     table.value_serializer = codec
+    table.changelog_topic = table._new_changelog_topic()
     return table
 
 

@@ -4,10 +4,16 @@ Faust's in-memory store keeps the Python values themselves; only the changelog
 holds bytes, written by the codecs here (``correlator.codec``: explicit JSON that
 the next version can read and a human can inspect with kcat). A stage is handed a
 ``PartitionView``: the keys of the table that live on its partition.
+
+Every value is stamped with the offset of the input record whose step wrote it.
+After a crash, Faust reads again the records after the last committed offset,
+some of which were already applied to the state restored from the changelog;
+the stamps say which keys already have a record's effect, so that it is applied
+once (``PartitionView.applied``) and a restart neither loses nor invents events.
 """
 
 from collections.abc import Callable, Iterator, MutableMapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from faust.serializers.codecs import Codec
 from faust.types import TableT
@@ -19,19 +25,26 @@ from correlator.stream.records import change_key, partition_of
 V = TypeVar("V")
 
 
+class Stamped(NamedTuple, Generic[V]):
+    offset: int
+    """Offset of the input record whose step wrote the value (-1: none known)."""
+    value: V
+
+
 class StateCodec(Codec):
-    """A Faust codec for one of the core's state values."""
+    """A Faust codec for one of the core's state values, stamped."""
 
     def __init__(self, to_json: Callable[[Any], codec.Json], from_json: Callable[[Any], Any]):
         super().__init__()
         self._to_json = to_json
         self._from_json = from_json
 
-    def _dumps(self, value: Any) -> bytes:
-        return codec.dumps(self._to_json(value))
+    def _dumps(self, stamped: Any) -> bytes:
+        return codec.dumps({"offset": stamped.offset, "value": self._to_json(stamped.value)})
 
     def _loads(self, data: bytes) -> Any:
-        return self._from_json(codec.loads(data))
+        raw = codec.loads(data)
+        return Stamped(raw["offset"], self._from_json(raw["value"]))
 
 
 def _merge_to(merge: Merge) -> codec.Json:
@@ -60,7 +73,7 @@ class PartitionView(MutableMapping[str, V], Generic[V]):
     the agent reading that partition flushes a view.
     """
 
-    def __init__(self, table: TableT[str, V], partition: int, partitions: int) -> None:
+    def __init__(self, table: TableT[str, Stamped[V]], partition: int, partitions: int) -> None:
         self._table = table
         self.partition = partition
         self._partitions = partitions
@@ -73,8 +86,8 @@ class PartitionView(MutableMapping[str, V], Generic[V]):
             if held is None:
                 raise KeyError(key)
             return held
-        value: V = self._table[key]
-        return value
+        stamped: Stamped[V] = self._table[key]
+        return stamped.value
 
     def __setitem__(self, key: str, value: V) -> None:
         self._held[key] = value
@@ -85,23 +98,28 @@ class PartitionView(MutableMapping[str, V], Generic[V]):
         self._held[key] = None
 
     def __iter__(self) -> Iterator[str]:
-        keys = {key for key in self._table if partition_of(key, self._partitions) == self.partition}
-        keys.update(key for key, value in self._held.items() if value is not None)
-        return iter(sorted(key for key in keys if self._held.get(key, True) is not None))
+        mine = {key for key in self._table if partition_of(key, self._partitions) == self.partition}
+        mine.update(key for key, value in self._held.items() if value is not None)
+        return (key for key in mine if self._held.get(key, True) is not None)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+    def applied(self, key: str, offset: int) -> bool:
+        """Whether the stored value of ``key`` already has the effect of input ``offset``."""
+        stamped = self._table.get(key)
+        return stamped is not None and stamped.offset >= offset
 
     @property
     def held(self) -> bool:
         """Whether writes wait for ``flush``."""
         return bool(self._held)
 
-    def flush(self) -> None:
-        """Write what was held to the table, and so to its changelog."""
+    def flush(self, offset: int) -> None:
+        """Write what was held, stamped with ``offset``, to the table and so to its changelog."""
         for key, value in self._held.items():
             if value is None:
                 self._table.pop(key, None)
             else:
-                self._table[key] = value
+                self._table[key] = Stamped(offset, value)
         self._held.clear()

@@ -16,7 +16,7 @@ from correlator.correlation import IncidentAlert
 from correlator.health import Health
 from correlator.stages import Change
 from correlator.stream.merge import ARRIVED, EXPIRED, ChangeKey, Merge, offer
-from correlator.stream.state import MERGE
+from correlator.stream.state import MERGE, Stamped
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +72,7 @@ def interleavings(draw: st.DrawFn) -> tuple[int, list[Batch]]:
 
 def stored(merge: Merge) -> Merge:
     """The merge as a restarted worker reads it back from its table's changelog."""
-    restored: Merge = MERGE._loads(MERGE._dumps(merge))
+    restored: Merge = MERGE._loads(MERGE._dumps(Stamped(0, merge))).value
     return restored
 
 

@@ -30,7 +30,7 @@ from correlator.stream.records import (
     change_batch_to,
     partition_of,
 )
-from correlator.stream.state import ALERT_STATE, MERGE, SERVICE_STATE, PartitionView
+from correlator.stream.state import ALERT_STATE, MERGE, SERVICE_STATE, PartitionView, Stamped
 
 
 def parsed_alerts() -> list[Alert]:
@@ -105,11 +105,11 @@ def test_table_values_read_back_from_their_changelog_bytes() -> None:
     assert any(state.incidents for state in p.services.values())
 
     for state in p.alerts.values():
-        raw = ALERT_STATE._dumps(state)
+        raw = ALERT_STATE._dumps(Stamped(41, state))
         orjson.loads(raw)  # JSON a human can read with kcat
-        assert ALERT_STATE._loads(raw) == state
+        assert ALERT_STATE._loads(raw) == Stamped(41, state)
     for service in p.services.values():
-        assert SERVICE_STATE._loads(SERVICE_STATE._dumps(service)) == service
+        assert SERVICE_STATE._loads(SERVICE_STATE._dumps(Stamped(7, service))) == (7, service)
 
 
 def test_a_merge_reads_back_with_what_it_held() -> None:
@@ -119,8 +119,8 @@ def test_a_merge_reads_back_with_what_it_held() -> None:
                                    ((T0 + 9.25, ARRIVED, f"{7:020d}", 1), second))
     )  # fmt: skip
 
-    assert MERGE._loads(MERGE._dumps(merge)) == merge
-    assert MERGE._loads(MERGE._dumps(Merge.empty(4))) == Merge.empty(4)
+    assert MERGE._loads(MERGE._dumps(Stamped(3, merge))) == Stamped(3, merge)
+    assert MERGE._loads(MERGE._dumps(Stamped(-1, Merge.empty(4)))) == (-1, Merge.empty(4))
 
 
 PARTITIONS = 4
@@ -133,12 +133,13 @@ def keys_on(partition: int, count: int) -> list[str]:
     return found[:count]
 
 
-def view_of(table: dict[str, int], partition: int) -> PartitionView[int]:
-    return PartitionView(cast("TableT[str, int]", table), partition, PARTITIONS)
+def view_of(table: dict[str, Stamped[int]], partition: int) -> PartitionView[int]:
+    return PartitionView(cast("TableT[str, Stamped[int]]", table), partition, PARTITIONS)
+
 
 
 def test_writes_are_held_until_flush_but_read_back_at_once() -> None:
-    table: dict[str, int] = {}
+    table: dict[str, Stamped[int]] = {}
     view = view_of(table, 0)
     a, b = keys_on(0, 2)
 
@@ -150,14 +151,14 @@ def test_writes_are_held_until_flush_but_read_back_at_once() -> None:
     assert view[a] == 3
     assert view.get(b) == 2
     assert view.held
-    view.flush()
-    assert table == {a: 3, b: 2}
+    view.flush(12)
+    assert table == {a: Stamped(12, 3), b: Stamped(12, 2)}
     assert not view.held
 
 
 def test_reads_fall_through_to_the_table() -> None:
     a, b = keys_on(1, 2)
-    table = {a: 1}
+    table = {a: Stamped(0, 1)}
     view = view_of(table, 1)
 
     assert view[a] == 1
@@ -169,7 +170,7 @@ def test_reads_fall_through_to_the_table() -> None:
 
 def test_a_delete_is_held_too() -> None:
     a, b = keys_on(2, 2)
-    table = {a: 1, b: 2}
+    table = {a: Stamped(0, 1), b: Stamped(0, 2)}
     view = view_of(table, 2)
 
     del view[a]
@@ -177,23 +178,23 @@ def test_a_delete_is_held_too() -> None:
     assert a not in view
     assert view.get(a) is None
     assert list(view) == [b]
-    assert table == {a: 1, b: 2}
+    assert table == {a: Stamped(0, 1), b: Stamped(0, 2)}
     with pytest.raises(KeyError):
         del view[a]
-    view.flush()
-    assert table == {b: 2}
+    view.flush(1)
+    assert table == {b: Stamped(0, 2)}
 
 
 def test_a_key_deleted_then_written_again_is_there() -> None:
     (a,) = keys_on(0, 1)
-    table = {a: 1}
+    table = {a: Stamped(0, 1)}
     view = view_of(table, 0)
 
     del view[a]
     view[a] = 5
-    view.flush()
+    view.flush(1)
 
-    assert table == {a: 5}
+    assert table == {a: Stamped(1, 5)}
 
 
 def test_deleting_a_missing_key_fails_and_holds_nothing() -> None:
@@ -207,7 +208,7 @@ def test_deleting_a_missing_key_fails_and_holds_nothing() -> None:
 def test_a_view_iterates_only_its_partition() -> None:
     mine = keys_on(3, 3)
     others = keys_on(0, 2) + keys_on(1, 2)
-    table = dict.fromkeys(mine + others, 0)
+    table = dict.fromkeys(mine + others, Stamped(0, 0))
     view = view_of(table, 3)
     held = keys_on(3, 5)[3:]  # two more keys of partition 3, not yet in the table
 
@@ -215,6 +216,22 @@ def test_a_view_iterates_only_its_partition() -> None:
         view[key] = 1
     del view[mine[0]]
 
-    assert list(view) == sorted(mine[1:] + held)
+    assert sorted(view) == sorted(mine[1:] + held)
     assert len(view) == 4
     assert dict(view.items()) == {**dict.fromkeys(mine[1:], 0), **dict.fromkeys(held, 1)}
+
+
+def test_a_key_says_which_inputs_it_already_has_the_effect_of() -> None:
+    """After a crash, a record read again is applied only to keys its step did not store."""
+    a, b = keys_on(0, 2)
+    table = {a: Stamped(10, 1)}
+    view = view_of(table, 0)
+
+    assert view.applied(a, 9)
+    assert view.applied(a, 10)
+    assert not view.applied(a, 11)
+    assert not view.applied(b, 0)
+    view[b] = 2
+    assert not view.applied(b, 11)  # held, not stored: a crash now would lose it
+    view.flush(11)
+    assert view.applied(b, 11)
