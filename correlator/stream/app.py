@@ -172,7 +172,7 @@ class Worker:
 
     def service_states(self) -> list[ServiceState]:
         """Every business service state this worker holds (its partitions only)."""
-        return list(self.service_table.values())
+        return [stamped.value for stamped in self.service_table.values()]
 
     def partitions_held(self) -> list[int]:
         topic = self.by_service.get_topic_name()
@@ -194,7 +194,7 @@ class Worker:
         return behind
 
     def open_incidents(self) -> int:
-        return sum(state.open_impacts() for state in self.service_table.values())
+        return sum(state.open_impacts() for state in self.service_states())
 
     async def _parse_agent(self, stream: StreamT[bytes]) -> None:
         async for event in stream.events():
