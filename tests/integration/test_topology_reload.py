@@ -21,10 +21,15 @@ def redis_down() -> bytes:
     return orjson.dumps({"labels": {**labels, "severity": "critical"}})
 
 
+def get(port: str, path: str) -> bytes:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+        body: bytes = response.read()
+    return body
+
+
 def metric(port: str, line_start: str) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text: str = response.read().decode()
-    return next((line for line in text.splitlines() if line.startswith(line_start)), "")
+    lines = get(port, "/metrics").decode().splitlines()
+    return next((line for line in lines if line.startswith(line_start)), "")
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -53,6 +58,9 @@ def test_invalid_topology_is_refused_and_a_valid_one_swapped_in_without_restart(
         produce(broker, names.raw, [(redis_down(), None)])
         opened = [orjson.loads(v) for v in consume(broker, names.impacts, at_least=5, timeout=30)]
         assert {event["topology_version"] for event in opened} == {first_version}
+        listed = orjson.loads(get(web, "/api/v1/incidents"))["incidents"]
+        assert {entry["incident_key"] for entry in listed} == {e["incident_key"] for e in opened}
+        assert metric(web, "correlator_incidents_open").endswith(" 5.0")
 
         path.write_text(original.replace(NEEDS_REDIS, "depends_on: [no-such-node]"))
         wait_until(lambda: "changed but is invalid" in worker.output())
