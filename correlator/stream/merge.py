@@ -8,6 +8,11 @@ each dedup partition tells its clock (ticks included) with every batch. A change
 is released once every source's clock has passed its time: no source can still
 send anything that sorts before it. The merge is a value, kept in a table, so a
 restarted worker resumes with what was held.
+
+A change can arrive twice: a dedup partition taken over after a crash reads
+again records whose changes it had already sent. Each change's place in the
+order is unique (its key and business service), so the merge drops one it
+holds already or has released already, instead of applying it again out of time.
 """
 
 from collections.abc import Iterable, Sequence
@@ -36,7 +41,9 @@ class Merge(NamedTuple):
     clocks: tuple[float | None, ...]
     """Each source partition's latest clock; None until it sent a batch."""
     held: tuple[tuple[ChangeKey, Change], ...] = ()
-    """Sorted by key."""
+    """Sorted by key, then service."""
+    released: tuple[ChangeKey, str] | None = None
+    """The place of the last change released: nothing at or before it comes out again."""
 
     @classmethod
     def empty(cls, sources: int) -> "Merge":
@@ -57,13 +64,28 @@ def offer(
     clocks = list(merge.clocks)
     previous = clocks[source]
     clocks[source] = at if previous is None else max(previous, at)
-    held = sorted((*merge.held, *changes), key=lambda item: item[0])
-    merged = Merge(tuple(clocks), tuple(held))
+    places = {_place(item) for item in merge.held}
+    fresh = []
+    for item in changes:
+        place = _place(item)
+        if place not in places and (merge.released is None or place > merge.released):
+            places.add(place)
+            fresh.append(item)
+    held = sorted((*merge.held, *fresh), key=_place)
+    merged = merge._replace(clocks=tuple(clocks), held=tuple(held))
     watermark = merged.watermark
     if watermark is None:
         return merged, []
     cut = _first_not_before(merged.held, watermark)
-    return merged._replace(held=merged.held[cut:]), [change for _, change in merged.held[:cut]]
+    if cut == 0:
+        return merged, []
+    released = merged.held[:cut]
+    kept = merged._replace(held=merged.held[cut:], released=_place(released[-1]))
+    return kept, [change for _, change in released]
+
+
+def _place(item: tuple[ChangeKey, Change]) -> tuple[ChangeKey, str]:
+    return item[0], item[1].service
 
 
 def _first_not_before(held: Sequence[tuple[ChangeKey, Change]], watermark: float) -> int:

@@ -49,12 +49,15 @@ class StateCodec(Codec):
 
 def _merge_to(merge: Merge) -> codec.Json:
     held = [[list(key), codec.change_to(change)] for key, change in merge.held]
-    return {"clocks": list(merge.clocks), "held": held}
+    released = [list(merge.released[0]), merge.released[1]] if merge.released else None
+    return {"clocks": list(merge.clocks), "held": held, "released": released}
 
 
 def _merge_from(raw: codec.Json) -> Merge:
     held = tuple((change_key(key), codec.change_from(change)) for key, change in raw["held"])
-    return Merge(tuple(raw["clocks"]), held)
+    released = raw["released"]
+    last = (change_key(released[0]), released[1]) if released else None
+    return Merge(tuple(raw["clocks"]), held, last)
 
 
 ALERT_STATE = StateCodec(codec.alert_state_to, codec.alert_state_from)

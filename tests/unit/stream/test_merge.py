@@ -35,6 +35,7 @@ def change(service: str, fingerprint: str, at: float) -> Change:
 def source_batches(draw: st.DrawFn, source: int) -> list[Batch]:
     """One source's batches: clocks non-decreasing, each change between two clocks."""
     batches = []
+    made = 0
     clock = float(draw(st.integers(0, 3)))
     previous = clock
     for _ in range(draw(st.integers(1, 6))):
@@ -45,10 +46,11 @@ def source_batches(draw: st.DrawFn, source: int) -> list[Batch]:
         changes: list[tuple[ChangeKey, Change]] = []
         for time in times:
             phase = draw(st.sampled_from([EXPIRED, ARRIVED]))
-            serial = draw(st.integers(0, 10**6))
+            serial = draw(st.integers(0, 10**6)) * 1000 + made
+            made += 1
             # Unique per change: source and serial in the tiebreak, as offsets and
             # fingerprints make them in the worker.
-            key: ChangeKey = (float(time), phase, f"{source}-{serial:07d}", len(changes))
+            key: ChangeKey = (float(time), phase, f"{source}-{serial:010d}", len(changes))
             changes.append((key, change(f"svc-{serial % 3}", f"fp-{source}-{serial}", time)))
         changes.sort(key=lambda item: item[0])
         batches.append(Batch(source, clock, changes))
@@ -105,4 +107,17 @@ def test_changes_come_out_in_key_order_once_every_clock_passed_them(
 
     sent = sorted(((key, ch) for b in batches for key, ch in b.changes), key=lambda kc: kc[0])
     assert released == [ch for _, ch in sent]
+    assert merge.held == ()
+
+
+def test_a_change_sent_twice_comes_out_once() -> None:
+    """A dedup partition taken over after a crash sends again changes it had sent."""
+    first = ((1.0, ARRIVED, "00000000000000000007", 0), change("svc-0", "fp-1", 1))
+    second = ((2.0, ARRIVED, "00000000000000000008", 0), change("svc-0", "fp-2", 2))
+    merge, out = offer(Merge.empty(1), 0, 1.5, [first])
+    assert out == [first[1]]
+    merge, out = offer(merge, 0, 1.5, [first, second])  # sent again, before and after release
+    assert out == []
+    merge, out = offer(merge, 0, 3.0, [second])
+    assert out == [second[1]]
     assert merge.held == ()
