@@ -139,6 +139,8 @@ class Worker:
         problems = []
         if not self.watch.reachable:
             problems.append(f"broker unreachable: {self.settings.broker}")
+        if self.app.in_recovery:
+            problems.append("reading state back from the changelogs")
         if not any(tp.topic in self._state_topics for tp in self.app.consumer.assignment()):
             problems.append(
                 "no partitions assigned yet (joining the group, or more workers than partitions)"

@@ -137,7 +137,6 @@ def view_of(table: dict[str, Stamped[int]], partition: int) -> PartitionView[int
     return PartitionView(cast("TableT[str, Stamped[int]]", table), partition, PARTITIONS)
 
 
-
 def test_writes_are_held_until_flush_but_read_back_at_once() -> None:
     table: dict[str, Stamped[int]] = {}
     view = view_of(table, 0)
