@@ -8,19 +8,28 @@ their own app id and topic names (``worker_env``).
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
 
+from correlator.pipeline import Pipeline
+from correlator.replay import replay
+from correlator.settings import CoreSettings
 from correlator.stream.broker import EmbeddedBroker, free_port
+from correlator.stream.feed import records
+from correlator.topology import load_topology
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "topologies"
@@ -219,3 +228,87 @@ def consume(
         return values
 
     return asyncio.run(read())
+
+
+def chronological_lines(sample: Path) -> list[bytes]:
+    """Every alert file of the sample, one after the other in recorded time."""
+    files = sorted((sample / "alerts").glob("*.jsonl"), key=lambda f: f.read_bytes()[:60])
+    return [line for path in files for line in path.read_bytes().splitlines()]
+
+
+def replayed(topology: Path, lines: Sequence[bytes]) -> list[bytes]:
+    """What ``correlator replay`` writes for ``lines``, one event a value."""
+    events: list[bytes] = []
+    pipeline = Pipeline(load_topology(topology), CoreSettings())
+    replay(pipeline, lines, "sample", lambda event: events.append(event.to_json()))
+    return events
+
+
+def timed_records(lines: Sequence[bytes]) -> list[tuple[bytes, float | None]]:
+    """Replay lines as ``produce`` takes them: the envelope's value at its ``received_at``."""
+    return [(record.value, record.received_at) for record in records(lines)]
+
+
+def flush_record(sent: Sequence[tuple[bytes, float | None]]) -> tuple[bytes, float]:
+    """An empty message ``group_wait`` after the last one: on the event clock it moves
+    time as far as replay's end of input does, so the last group waits end."""
+    last = max(at for _, at in sent if at is not None)
+    return b"[]", last + CoreSettings().group_wait
+
+
+def by_service(events: Sequence[bytes]) -> dict[str, list[bytes]]:
+    """Events per business service, in the order they were written (a partition's order)."""
+    grouped: dict[str, list[bytes]] = {}
+    for event in events:
+        grouped.setdefault(orjson.loads(event)["business_service"]["id"], []).append(event)
+    return grouped
+
+
+def first_copies(events: Sequence[bytes]) -> tuple[list[bytes], list[bytes]]:
+    """``events`` split by ``event_id``: each id's first copy in order, and the repeats."""
+    seen: set[str] = set()
+    first: list[bytes] = []
+    repeats: list[bytes] = []
+    for event in events:
+        event_id = orjson.loads(event)["event_id"]
+        if event_id in seen:
+            repeats.append(event)
+        else:
+            seen.add(event_id)
+            first.append(event)
+    return first, repeats
+
+
+ASSIGNED = "Setting newly assigned partitions"
+"""What aiokafka logs after a rebalance, followed by Faust's table of the partitions given."""
+_ROW = re.compile(r"\|\s*(\S+)\s*\|\s*\{([0-9, -]*)\}\s*\|")
+
+
+def assignment(worker: WorkerProcess) -> dict[str, set[int]]:
+    """The partitions the worker was given at its latest rebalance, by topic, from its log."""
+    log = worker.output()
+    at = log.rfind(ASSIGNED)
+    if at < 0:
+        return {}
+    table = log[at + len(ASSIGNED) :].split(" for group ", 1)[0]
+    given: dict[str, set[int]] = {}
+    for row in _ROW.finditer(table):
+        numbers: set[int] = set()
+        for part in filter(None, (item.strip() for item in row[2].split(","))):
+            first, _, last = part.partition("-")
+            numbers.update(range(int(first), int(last or first) + 1))
+        given[row[1]] = numbers
+    return given
+
+
+def metric(env: Mapping[str, str], name: str) -> float:
+    """The sum of a metric's samples on the worker's ``/metrics`` page (0 if it has none)."""
+    url = f"http://{env['CORRELATOR_WEB_HOST']}:{env['CORRELATOR_WEB_PORT']}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        page = response.read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(page)
+        for sample in family.samples
+        if sample.name == name
+    )

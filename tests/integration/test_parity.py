@@ -5,34 +5,25 @@ event-time merge applies changes in replay's order at any partition count; so th
 events, timestamps and keys included, are byte for byte replay's.
 """
 
-from collections import defaultdict
 from pathlib import Path
 
-import orjson
 import pytest
-from streaming import SAMPLES, Broker, Names, WorkerProcess, consume, produce, worker_env
-
-from correlator.pipeline import Pipeline
-from correlator.replay import replay
-from correlator.settings import CoreSettings
-from correlator.stream.feed import records
-from correlator.topology import load_topology
+from streaming import (
+    SAMPLES,
+    Broker,
+    Names,
+    WorkerProcess,
+    by_service,
+    chronological_lines,
+    consume,
+    flush_record,
+    produce,
+    replayed,
+    timed_records,
+    worker_env,
+)
 
 pytestmark = pytest.mark.integration
-
-
-def chronological_lines(sample: Path) -> list[bytes]:
-    """Every alert file of the sample, one after the other in recorded time."""
-    files = sorted((sample / "alerts").glob("*.jsonl"), key=lambda f: f.read_bytes()[:60])
-    return [line for path in files for line in path.read_bytes().splitlines()]
-
-
-def by_service(events: list[bytes]) -> dict[str, list[bytes]]:
-    """Events per business service, in the order they were written (a partition's order)."""
-    grouped: dict[str, list[bytes]] = defaultdict(list)
-    for event in events:
-        grouped[orjson.loads(event)["business_service"]["id"]].append(event)
-    return dict(grouped)
 
 
 @pytest.mark.parametrize("name", ["online-boutique", "sock-shop", "hotel-reservation"])
@@ -41,9 +32,7 @@ def test_worker_on_the_event_clock_writes_what_replay_writes(
 ) -> None:
     sample = SAMPLES / name
     lines = chronological_lines(sample)
-    expected: list[bytes] = []
-    pipeline = Pipeline(load_topology(sample / "topology.yaml"), CoreSettings())
-    replay(pipeline, lines, "sample", lambda event: expected.append(event.to_json()))
+    expected = replayed(sample / "topology.yaml", lines)
     assert len(expected) > 20
 
     names = Names.fresh()
@@ -51,9 +40,8 @@ def test_worker_on_the_event_clock_writes_what_replay_writes(
     worker = WorkerProcess(env, tmp_path / "worker.log")
     try:
         worker.wait_ready()
-        sent = [(record.value, record.received_at) for record in records(lines)]
-        last = max(at for _, at in sent if at is not None)
-        produce(broker, names.raw, [*sent, (b"[]", last + CoreSettings().group_wait)])
+        sent = timed_records(lines)
+        produce(broker, names.raw, [*sent, flush_record(sent)])
         written = consume(broker, names.impacts, at_least=len(expected), timeout=120)
     finally:
         worker.stop()

@@ -1,0 +1,165 @@
+"""A worker killed with SIGKILL mid-stream and started again loses nothing and invents nothing.
+
+Kafka gives at-least-once: a worker killed after sending an event but before it
+committed what it read reads that input again, so a restarted worker may write some
+events twice. Each such repeat must be byte-for-byte its first copy (same
+``event_id``, so consumers drop it), and the distinct events must be exactly what
+``correlator replay`` writes: no alert, open incident or ``incident_key`` lost across
+the restart, nothing made up. On the event clock replay's output is what one worker
+that never dies writes (``test_parity``), so any difference is the crash's doing.
+"""
+
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import orjson
+import pytest
+from streaming import (
+    SAMPLES,
+    Broker,
+    Names,
+    WorkerProcess,
+    by_service,
+    chronological_lines,
+    consume,
+    first_copies,
+    flush_record,
+    produce,
+    timed_records,
+    worker_env,
+)
+
+from correlator.pipeline import Pipeline
+from correlator.replay import replay
+from correlator.settings import CoreSettings
+from correlator.topology import load_topology
+
+pytestmark = pytest.mark.integration
+
+
+def replay_with_progress(topology: Path, lines: Sequence[bytes]) -> list[tuple[int, bytes]]:
+    """Replay's events, each with how many input lines had been read when it came out."""
+    read = 0
+
+    def counted() -> Iterator[bytes]:
+        nonlocal read
+        for line in lines:
+            read += 1
+            yield line
+
+    events: list[tuple[int, bytes]] = []
+    pipeline = Pipeline(load_topology(topology), CoreSettings())
+    replay(pipeline, counted(), "sample", lambda event: events.append((read, event.to_json())))
+    return events
+
+
+def assert_nothing_lost_or_made_up(written: list[bytes], expected: list[bytes]) -> list[bytes]:
+    """Distinct events are replay's, in replay's order per service; repeats are exact copies."""
+    distinct, repeats = first_copies(written)
+    first = {orjson.loads(event)["event_id"]: event for event in distinct}
+    for repeat in repeats:
+        assert repeat == first[orjson.loads(repeat)["event_id"]], "a repeat differs from its first"
+    written_by, expected_by = by_service(distinct), by_service(expected)
+    assert {k: len(v) for k, v in written_by.items()} == {k: len(v) for k, v in expected_by.items()}
+    assert written_by == expected_by
+    return repeats
+
+
+def open_at(events: list[bytes]) -> set[str]:
+    """Incident keys opened and not resolved in ``events``."""
+    opened: set[str] = set()
+    for event in map(orjson.loads, events):
+        if event["type"] == "impact.opened":
+            opened.add(event["incident_key"])
+        elif event["type"] == "impact.resolved":
+            opened.discard(event["incident_key"])
+    return opened
+
+
+def continued(before: list[bytes], after: list[bytes]) -> set[str]:
+    """Incidents open in ``before`` that events in ``after`` (not in ``before``) go on with."""
+    seen = {orjson.loads(event)["event_id"] for event in before}
+    later = [orjson.loads(event) for event in after]
+    keys = {event["incident_key"] for event in later if event["event_id"] not in seen}
+    return open_at(before) & keys
+
+
+def test_a_worker_killed_mid_stream_and_started_again_loses_no_impact(
+    broker: Broker, tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
+    sample = SAMPLES / "sock-shop"
+    lines = chronological_lines(sample)
+    half = len(lines) // 2
+    progress = replay_with_progress(sample / "topology.yaml", lines)
+    expected = [event for _, event in progress]
+    during_first_half = sum(1 for read, _ in progress if read <= half)
+    kill_after = during_first_half // 4
+    assert kill_after >= 10
+    sent = timed_records(lines)
+    first_part, rest = sent[:half], [*sent[half:], flush_record(sent)]
+
+    names = Names.fresh()
+    env = worker_env(broker, names, sample / "topology.yaml", tmp_path / "data", clock="event")
+    worker = WorkerProcess(env, tmp_path / "worker-1.log")
+    try:
+        worker.wait_ready()
+        produce(broker, names.raw, first_part)
+        consume(broker, names.impacts, at_least=kill_after, idle=0)
+    finally:
+        worker.kill()
+    before = consume(broker, names.impacts, at_least=kill_after, idle=1)
+    assert kill_after <= len(before) < during_first_half, "the kill did not land mid-stream"
+
+    restarted = WorkerProcess(env, tmp_path / "worker-2.log")
+    try:
+        restarted.wait_ready(timeout=30)
+        produce(broker, names.raw, rest)
+        written = consume(broker, names.impacts, at_least=len(expected), timeout=60)
+    finally:
+        restarted.stop()
+    repeats = assert_nothing_lost_or_made_up(written, expected)
+    assert continued(before, written), "no incident open at the kill went on after the restart"
+    record_property("written_before_kill", len(before))
+    record_property("repeats", len(repeats))
+    print(f"killed after {len(before)} of {len(expected)} events; {len(repeats)} written twice")
+
+
+def test_a_worker_killed_again_and_again_through_a_backlog_loses_no_impact(
+    broker: Broker, tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
+    """The whole stream is sent at once, so each kill lands while state is mid-flight."""
+    sample = SAMPLES / "online-boutique"
+    lines = chronological_lines(sample)
+    progress = replay_with_progress(sample / "topology.yaml", lines)
+    expected = [event for _, event in progress]
+    kills = [len(expected) // 4, len(expected) // 2]
+    sent = timed_records(lines)
+
+    names = Names.fresh()
+    env = worker_env(broker, names, sample / "topology.yaml", tmp_path / "data", clock="event")
+    at_kills: list[list[bytes]] = []
+    for run, kill_after in enumerate(kills, start=1):
+        worker = WorkerProcess(env, tmp_path / f"worker-{run}.log")
+        try:
+            worker.wait_ready(timeout=60 if run == 1 else 30)
+            if run == 1:  # the worker makes the topics: alerts.raw must have one partition
+                produce(broker, names.raw, [*sent, flush_record(sent)])
+            consume(broker, names.impacts, at_least=kill_after, idle=0)
+        finally:
+            worker.kill()
+        at_kills.append(consume(broker, names.impacts, at_least=kill_after, idle=1))
+        distinct, _ = first_copies(at_kills[-1])
+        assert kill_after <= len(distinct) < len(expected), f"kill {run} did not land mid-stream"
+
+    last = WorkerProcess(env, tmp_path / f"worker-{len(kills) + 1}.log")
+    try:
+        last.wait_ready(timeout=30)
+        written = consume(broker, names.impacts, at_least=len(expected), timeout=60)
+    finally:
+        last.stop()
+    repeats = assert_nothing_lost_or_made_up(written, expected)
+    for run, before in enumerate(at_kills, start=1):
+        assert continued(before, written), f"no incident open at kill {run} went on after it"
+    record_property("written_at_kills", [len(before) for before in at_kills])
+    record_property("repeats", len(repeats))
+    print(f"killed at {[len(b) for b in at_kills]} of {len(expected)}; {len(repeats)} twice")
