@@ -184,7 +184,7 @@ _WORKER_OPTIONS: list[tuple[str, str, Callable[[str], object], str]] = [
     ("--impacts-topic", _W.impacts_topic, str, "topic impact events go to"),
     ("--deadletter-topic", _W.deadletter_topic, str, "topic rejected input goes to"),
     ("--clock", _W.clock.value, clock, "wall, or event: latest record time"),
-    ("--tick-interval", "1s", duration, "how often timers are checked on the wall clock"),
+    ("--tick-interval", "50ms", duration, "how often timers are checked on the wall clock"),
     ("--topology-check-interval", "5s", duration, "how often the topology file is checked"),
     ("--fetch-max-wait", "50ms", duration, "longest a fetch waits for records"),
     ("--session-timeout", "10s", duration, "how long the group waits for a silent worker"),

@@ -69,6 +69,11 @@ class _Timers:
     def push(self, due: float, key: str) -> None:
         heapq.heappush(self._heap, (due, key))
 
+    @property
+    def next_due(self) -> float:
+        """The earliest time a timer may be due (inf: none); stale entries make it early."""
+        return self._heap[0][0] if self._heap else float("inf")
+
     def pop_due(self, now: float) -> tuple[float, str] | None:
         if self._heap and self._heap[0][0] <= now:
             return heapq.heappop(self._heap)
@@ -91,6 +96,10 @@ class DedupStage:
         self._timers = _Timers()
         for fingerprint, state in states.items():
             self._timers.push(dedup.due(state, settings), fingerprint)
+
+    @property
+    def next_due(self) -> float:
+        return self._timers.next_due
 
     def receive(self, alerts: Iterable[Alert], at: float) -> list[Change]:
         """Notifications that arrived at ``at``, after the timers due by then."""
@@ -174,6 +183,10 @@ class CorrelationStage:
             due = correlation.next_due(state)
             if due is not None:
                 self._timers.push(due, service)
+
+    @property
+    def next_due(self) -> float:
+        return self._timers.next_due
 
     def receive(self, change: Change) -> list[ImpactEvent]:
         """One change, after the timers due by its time."""

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import faust
-from faust.types import EventT, RecordMetadata, StreamT
+from faust.types import TP, EventT, RecordMetadata, StreamT
 
 from correlator import codec
 from correlator.correlation import ServiceState
@@ -92,6 +92,8 @@ class Worker:
         self._dedup: dict[int, tuple[DedupStage, PartitionView[AlertState]]] = {}
         self._correlation: dict[int, tuple[CorrelationStage, PartitionView[ServiceState]]] = {}
         self._raw_clock = float("-inf")
+        self._ticked: dict[TP, tuple[float, float]] = {}
+        """Per partition, the due time last ticked for and when."""
         self._read_topics = {
             settings.raw_topic,
             by_fingerprint_topic(settings),
@@ -354,17 +356,32 @@ class Worker:
         return events
 
     async def _tick(self) -> None:
-        """Wall clock: an empty batch to each partition this worker reads, so its timers run."""
+        """Wall clock: an empty batch to each partition this worker reads whose timers are due.
+
+        Checked often (``tick_interval``) but sent only when a stage's earliest timer
+        is due, so group wait ends on time without a stream of idle ticks. A partition
+        whose stage is not built yet gets one tick a second until it is.
+        """
         if not self.watch.reachable:
             return
         now = time.time()
         for tp in self.app.consumer.assignment():
             if tp.topic == self.by_fingerprint.get_topic_name():
-                value = alert_batch_to(AlertBatch(now))
-                await self.by_fingerprint.send(value=value, partition=tp.partition)
+                dedup = self._dedup.get(tp.partition)
+                due = dedup[0].next_due if dedup else float("-inf")
+                tick = alert_batch_to(AlertBatch(now))
+                channel = self.by_fingerprint
             elif tp.topic == self.by_service.get_topic_name():
-                value = change_batch_to(ChangeBatch(-1, now))
-                await self.by_service.send(value=value, partition=tp.partition)
+                correlation = self._correlation.get(tp.partition)
+                due = correlation[0].next_due if correlation else float("-inf")
+                tick = change_batch_to(ChangeBatch(-1, now))
+                channel = self.by_service
+            else:
+                continue
+            last_due, last_sent = self._ticked.get(tp, (None, 0.0))
+            if due <= now and (due != last_due or now - last_sent >= TICK_RESEND):
+                self._ticked[tp] = (due, now)
+                await channel.send(value=tick, partition=tp.partition)
 
     def _dedup_stage(self, partition: int) -> tuple[DedupStage, PartitionView[AlertState]]:
         if partition not in self._dedup:
@@ -390,6 +407,8 @@ T = TypeVar("T")
 
 
 WATCH_INTERVAL = 1.0
+TICK_RESEND = 1.0
+"""A tick not yet answered (the stage's earliest timer unchanged) is sent again after this."""
 log = logging.getLogger("correlator.worker")
 
 

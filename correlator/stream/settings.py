@@ -33,7 +33,7 @@ class WorkerSettings:
     clock: Clock = Clock.WALL
     topology_check_interval: float = 5.0
     """How often the topology file is checked for a change (then validated and swapped in)."""
-    tick_interval: float = 1.0
+    tick_interval: float = 0.05
     """How often timers (group wait, resolve timeout) are checked on the wall clock."""
     fetch_max_wait: float = 0.05
     """Longest a fetch waits for records (``correlator.stream.compat`` says why it is short)."""
