@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bench import memory_bench, replay_bench, topology_bench
+from bench import memory_bench, replay_bench, stream_bench, topology_bench
 from bench.cache import progress
 from bench.figures import Figure
 from bench.scale import Scale
@@ -21,12 +21,15 @@ class Bench:
     names: tuple[str, ...]
     """Names (or, for per-size figures, name prefixes) of the figures it reports."""
     run: Callable[[Scale], list[Figure]]
+    name: str = ""
+    """What ``--only`` may also say to get all its figures, whatever their names."""
 
 
 BENCHES = (
     Bench(topology_bench.NAMES, topology_bench.run),
     Bench(replay_bench.NAMES, replay_bench.run),
     Bench(memory_bench.NAMES, memory_bench.run),
+    Bench(stream_bench.NAMES, stream_bench.run, "stream"),
 )
 
 
@@ -49,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     for bench in chosen:
         for figure in bench.run(scale):
-            if not wanted or any(figure.name.startswith(name) for name in wanted):
+            if not wanted or bench.name in wanted or any(map(figure.name.startswith, wanted)):
                 print(figure.line(), flush=True)
     progress(f"done in {time.perf_counter() - started:.1f} s")
     return 0

@@ -20,6 +20,16 @@ class Scale:
     business services)..."""
     small_cluster_alerts: int = 3
     """...of only this many alerts each."""
+    stream_nodes: int = 10_000
+    """The topology the streaming worker runs on (domains of 500 nodes; probes need 3+)."""
+    stream_alerts: int = 10_000
+    """The storm through the worker (and the forwarder it is compared with)..."""
+    stream_fingerprints: int = 5_000
+    """...over this many distinct alerts."""
+    stream_open_alerts: int = 100_000
+    """Open alerts the worker holds when it is killed for the restart figure."""
+    stream_latency_seconds: float = 30.0
+    """How long probes measure impact latency under load."""
 
     def quick(self) -> "Scale":
         """Ten times smaller, and further where the core's cost grows faster than linearly.
@@ -32,6 +42,11 @@ class Scale:
         hundredth = ("big_clusters", "small_clusters")
         return replace(
             self,
+            stream_nodes=self.stream_nodes // 4,
+            stream_alerts=self.stream_alerts // 20,
+            stream_fingerprints=self.stream_fingerprints // 10,
+            stream_open_alerts=self.stream_open_alerts // 100,
+            stream_latency_seconds=self.stream_latency_seconds / 10,
             storm_alerts=self.storm_alerts // 20,
             **{name: getattr(self, name) // 10 for name in tenth},
             **{name: getattr(self, name) // 100 for name in hundredth},
