@@ -36,6 +36,7 @@ degraded, and that is reported.
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from operator import attrgetter
 from typing import NamedTuple
 
 from correlator.event import Assessment, EventType, ImpactEvent, build_event
@@ -174,23 +175,23 @@ def _assess(
     if incident.episode == 0 and now < group_wait_ends:
         return incident._replace(due_at=group_wait_ends), None
     next_minor = incident.emitted_at + settings.group_interval
-    if incident.last is not None and now < next_minor and _basis(incident.alerts) == incident.basis:
+    basis = _basis(incident.alerts)
+    if incident.last is not None and now < next_minor and basis == incident.basis:
         # Nothing that decides status, priority or root cause changed: a minor update
         # for the next group interval; assessing it now would be thrown away.
         return incident._replace(due_at=next_minor), None
-    incident = incident._replace(due_at=None)
     assessment = _assessment(service, incident.alerts, topology, settings)
     if incident.opened_at is None:
         if assessment.status is Health.OK:
-            return incident, None
+            return incident._replace(due_at=None), None
         incident = incident._replace(episode=incident.episode + 1, opened_at=now)
-        return _emit(EventType.OPENED, service, incident, assessment, now, topology)
+        return _emit(EventType.OPENED, service, incident, assessment, basis, now, topology)
     if assessment.status is Health.OK:
-        return _resolve(service, incident, now, topology)
+        return _resolve(service, incident._replace(due_at=None), now, topology)
     if incident.last is None or assessment == incident.last:
-        return incident, None
+        return incident._replace(due_at=None), None
     if _material(assessment, incident.last) or now >= next_minor:
-        return _emit(EventType.UPDATED, service, incident, assessment, now, topology)
+        return _emit(EventType.UPDATED, service, incident, assessment, basis, now, topology)
     return incident._replace(due_at=next_minor), None
 
 
@@ -224,10 +225,11 @@ def _emit(
     service: str,
     incident: Incident,
     assessment: Assessment,
+    basis: frozenset[tuple[str, Health, float]],
     now: float,
     topology: Topology,
 ) -> tuple[Incident, ImpactEvent]:
-    incident = incident._replace(last=assessment, emitted_at=now, basis=_basis(incident.alerts))
+    incident = incident._replace(due_at=None, last=assessment, emitted_at=now, basis=basis)
     return incident, _event(kind, service, incident, assessment, now, topology)
 
 
@@ -279,8 +281,11 @@ def _assessment(
         candidates=tuple(candidates),
         path=topology.path(candidates[0].node, service) if candidates else (),
         affected=propagation.affected,
-        alerts=tuple(sorted(alerts.values(), key=lambda a: (a.starts_at, a.fingerprint))),
+        alerts=tuple(sorted(alerts.values(), key=_chronological)),
     )
+
+
+_chronological = attrgetter("starts_at", "fingerprint")
 
 
 def _position_of(state: ServiceState, fingerprint: str) -> int | None:
@@ -294,11 +299,10 @@ def _related(
     state: ServiceState, alert: IncidentAlert, topology: Topology, window: float
 ) -> int | None:
     """The oldest incident with an alert on a related node that started within the window."""
+    relatives = topology.relatives(alert.node)
     for position, incident in enumerate(state.incidents):
         for member in incident.alerts.values():
-            if abs(alert.starts_at - member.starts_at) <= window and topology.related(
-                alert.node, member.node
-            ):
+            if member.node in relatives and abs(alert.starts_at - member.starts_at) <= window:
                 return position
     return None
 

@@ -30,18 +30,9 @@ class Propagation:
 def propagate(
     topology: Topology, business_service: str, alerting: Mapping[str, Health]
 ) -> Propagation:
-    """Health of ``business_service`` given the health its alerts give to some nodes."""
-    return _propagate(topology, business_service, frozenset(alerting.items()))
+    """Health of ``business_service`` given the health its alerts give to some nodes.
 
-
-@lru_cache(maxsize=1 << 16)
-def _propagate(
-    topology: Topology, business_service: str, alerting: frozenset[tuple[str, Health]]
-) -> Propagation:
-    """Memoised: in a storm many alerts land on nodes already alerting, changing nothing here.
-
-    Keyed on the topology object itself, which is immutable; a replaced topology's
-    entries age out of the cache.
+    Not memoised on ``alerting``: a hit saves less than the cache's garbage collection costs.
     """
     order = _layers(topology, business_service)
     if order is None:
@@ -52,7 +43,7 @@ def _propagate(
 def _spans(
     topology: Topology,
     business_service: str,
-    alerting: frozenset[tuple[str, Health]],
+    alerting: Mapping[str, Health],
     order: Mapping[str, int],
 ) -> Propagation:
     """Propagation below a business service with no cycle and no unsatisfiable group.
@@ -64,7 +55,7 @@ def _spans(
     """
     affected: set[str] = set()
     down: list[_Span] = []
-    for node_id, health in alerting:
+    for node_id, health in alerting.items():
         if health is Health.OK:
             continue
         span = _span(topology, node_id, business_service)
@@ -99,7 +90,7 @@ def _span(topology: Topology, node_id: str, business_service: str) -> _Span:
 def _down_reaches(
     topology: Topology,
     business_service: str,
-    alerting: frozenset[tuple[str, Health]],
+    alerting: Mapping[str, Health],
     down: list[_Span],
     order: Mapping[str, int],
 ) -> bool:
@@ -107,7 +98,7 @@ def _down_reaches(
     if not all(span.grouped for span in down):
         return True
     nodes = topology.nodes
-    fallen = {node_id for node_id, health in alerting if health is Health.DOWN}
+    fallen = {node_id for node_id, health in alerting.items() if health is Health.DOWN}
     for node_id in sorted(frozenset().union(*(span.nodes for span in down)), key=order.__getitem__):
         node = nodes[node_id]
         if node_id in fallen or not fallen.isdisjoint(node.depends_on):
@@ -147,10 +138,8 @@ def _plain(node: Node) -> bool:
     return not node.members
 
 
-def _walk(
-    topology: Topology, business_service: str, alerting: frozenset[tuple[str, Health]]
-) -> Propagation:
-    ranks = {node_id: RANK[health] for node_id, health in alerting}
+def _walk(topology: Topology, business_service: str, alerting: Mapping[str, Health]) -> Propagation:
+    ranks = {node_id: RANK[health] for node_id, health in alerting.items()}
     reach: set[str] = set(ranks)
     for node_id in ranks:
         reach |= topology.ancestors(node_id)
