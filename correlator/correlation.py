@@ -119,7 +119,7 @@ def apply(
         position = _related(state, alert, topology, settings.window)
         if position is None:
             incidents = (*state.incidents, _new_incident(state.service, alert, now, settings))
-            state = state._replace(incidents=incidents)
+            state = ServiceState(state.service, incidents)
             position = len(incidents) - 1
     incident = state.incidents[position]
     alerts = dict(incident.alerts)
@@ -163,7 +163,7 @@ def _settle(
         incidents[position] = incident
     else:
         del incidents[position]
-    return state._replace(incidents=tuple(incidents)), [event] if event else []
+    return ServiceState(state.service, tuple(incidents)), [event] if event else []
 
 
 def _assess(
@@ -211,8 +211,11 @@ def _basis(alerts: Mapping[str, IncidentAlert]) -> frozenset[tuple[str, Health, 
     for alert in alerts.values():
         if alert.health is Health.OK:
             continue
-        health, start = nodes.get(alert.node, (alert.health, alert.starts_at))
-        nodes[alert.node] = (worst(health, alert.health), min(start, alert.starts_at))
+        known = nodes.get(alert.node)
+        if known is None:
+            nodes[alert.node] = (alert.health, alert.starts_at)
+        else:
+            nodes[alert.node] = (worst(known[0], alert.health), min(known[1], alert.starts_at))
     return frozenset((node, health, start) for node, (health, start) in nodes.items())
 
 
