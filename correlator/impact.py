@@ -53,53 +53,57 @@ def _spans(
     the business service), and the status is the worst hurting health unless a group
     on the way holds a *down* back to degraded. Equal to ``_walk``, which a test checks.
     """
-    affected: set[str] = set()
-    down: list[_Span] = []
-    for node_id, health in alerting.items():
-        if health is Health.OK:
-            continue
-        span = _span(topology, node_id, business_service)
-        affected |= span.nodes
-        if health is Health.DOWN and span.nodes:
-            down.append(span)
-    if not affected:
-        status = Health.OK
-    elif down and _down_reaches(topology, business_service, alerting, down, order):
+    spans = [
+        span
+        for node_id, health in alerting.items()
+        if health is not Health.OK and (span := _span(topology, node_id, business_service)).nodes
+    ]
+    if not spans:
+        return Propagation(Health.OK, ())
+    down = [span for span in spans if alerting[span.node] is Health.DOWN]
+    if any(span.falls for span in down) or (
+        len(down) > 1 and _falls(topology, business_service, down, order)
+    ):
         status = Health.DOWN
     else:
         status = Health.DEGRADED
-    return Propagation(status, tuple(sorted(affected)))
+    if len(spans) == 1:
+        return Propagation(status, spans[0].ordered)
+    return Propagation(status, tuple(sorted(frozenset().union(*(s.nodes for s in spans)))))
 
 
 class _Span(NamedTuple):
+    node: str
     nodes: frozenset[str]
-    """The node, the business service and every node between them."""
-    grouped: bool
-    """Some node of it is a group, which may stop a *down* from flowing up."""
+    """The node, the business service and every node between them; empty if not below."""
+    ordered: tuple[str, ...]
+    """``nodes``, sorted."""
+    falls: bool
+    """A *down* of this node alone takes the business service down."""
 
 
 @lru_cache(maxsize=1 << 16)
 def _span(topology: Topology, node_id: str, business_service: str) -> _Span:
-    below = _below(topology, business_service)
-    if node_id not in below:
-        return _Span(frozenset(), False)
-    nodes = below & (topology.ancestors(node_id) | {node_id})
-    return _Span(nodes, any(topology.nodes[n].kind is Kind.GROUP for n in nodes))
+    order = _layers(topology, business_service)
+    assert order is not None, "spans are only taken below acyclic business services"
+    if node_id not in order:
+        return _Span(node_id, frozenset(), (), False)
+    nodes = frozenset(order.keys() & (topology.ancestors(node_id) | {node_id}))
+    alone = _Span(node_id, nodes, tuple(sorted(nodes)), False)
+    return alone._replace(falls=_falls(topology, business_service, [alone], order))
 
 
-def _down_reaches(
-    topology: Topology,
-    business_service: str,
-    alerting: Mapping[str, Health],
-    down: list[_Span],
-    order: Mapping[str, int],
+def _falls(
+    topology: Topology, business_service: str, down: list[_Span], order: Mapping[str, int]
 ) -> bool:
-    """Whether a *down* flows all the way up: at once without groups, else layer by layer."""
-    if not all(span.grouped for span in down):
+    """Whether these nodes down take the business service down: at once when no group
+    stands in the way, else layer by layer, as a group falls when too few members stand."""
+    region = frozenset().union(*(span.nodes for span in down))
+    if not any(topology.nodes[node_id].kind is Kind.GROUP for node_id in region):
         return True
     nodes = topology.nodes
-    fallen = {node_id for node_id, health in alerting.items() if health is Health.DOWN}
-    for node_id in sorted(frozenset().union(*(span.nodes for span in down)), key=order.__getitem__):
+    fallen = {span.node for span in down}
+    for node_id in sorted(region, key=order.__getitem__):
         node = nodes[node_id]
         if node_id in fallen or not fallen.isdisjoint(node.depends_on):
             fallen.add(node_id)

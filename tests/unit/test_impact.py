@@ -89,7 +89,7 @@ def _layered(seed: int = 3, layers: int = 6, width: int = 30) -> Topology:
     return parse_topology(orjson.dumps(document), "layered.json")
 
 
-TOPOLOGIES = {"shop": shop(), "layered": _layered()}
+TOPOLOGIES = {"shop": shop(), "layered": _layered(), "narrow": _layered(seed=5, width=6)}
 
 
 @settings(max_examples=300, deadline=None)
