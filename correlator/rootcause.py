@@ -9,23 +9,25 @@ included: 1.0 when everything alerting sits on top of it.
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from correlator.topology import Topology
 
 
-@dataclass(frozen=True, slots=True)
-class Suspect:
-    """An alerting node as root-cause ranking sees it."""
+class Suspect(NamedTuple):
+    """An alerting node as root-cause ranking sees it.
+
+    Suspects and candidates are NamedTuples rather than dataclasses: several of each
+    are built for every assessment, hundreds of thousands in a storm, and compared
+    whenever an assessment is compared with the last one told.
+    """
 
     node: str
     first_start: float
     fingerprints: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(NamedTuple):
     node: str
     kind: str
     confidence: float
