@@ -36,6 +36,7 @@ degraded, and that is reported.
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from operator import attrgetter
 from typing import NamedTuple
 
 from correlator.event import Assessment, EventType, ImpactEvent, build_event
@@ -118,7 +119,7 @@ def apply(
         position = _related(state, alert, topology, settings.window)
         if position is None:
             incidents = (*state.incidents, _new_incident(state.service, alert, now, settings))
-            state = state._replace(incidents=incidents)
+            state = ServiceState(state.service, incidents)
             position = len(incidents) - 1
     incident = state.incidents[position]
     alerts = dict(incident.alerts)
@@ -162,7 +163,7 @@ def _settle(
         incidents[position] = incident
     else:
         del incidents[position]
-    return state._replace(incidents=tuple(incidents)), [event] if event else []
+    return ServiceState(state.service, tuple(incidents)), [event] if event else []
 
 
 def _assess(
@@ -174,23 +175,23 @@ def _assess(
     if incident.episode == 0 and now < group_wait_ends:
         return incident._replace(due_at=group_wait_ends), None
     next_minor = incident.emitted_at + settings.group_interval
-    if incident.last is not None and now < next_minor and _basis(incident.alerts) == incident.basis:
+    basis = _basis(incident.alerts)
+    if incident.last is not None and now < next_minor and basis == incident.basis:
         # Nothing that decides status, priority or root cause changed: a minor update
         # for the next group interval; assessing it now would be thrown away.
         return incident._replace(due_at=next_minor), None
-    incident = incident._replace(due_at=None)
     assessment = _assessment(service, incident.alerts, topology, settings)
     if incident.opened_at is None:
         if assessment.status is Health.OK:
-            return incident, None
+            return incident._replace(due_at=None), None
         incident = incident._replace(episode=incident.episode + 1, opened_at=now)
-        return _emit(EventType.OPENED, service, incident, assessment, now, topology)
+        return _emit(EventType.OPENED, service, incident, assessment, basis, now, topology)
     if assessment.status is Health.OK:
-        return _resolve(service, incident, now, topology)
+        return _resolve(service, incident._replace(due_at=None), now, topology)
     if incident.last is None or assessment == incident.last:
-        return incident, None
+        return incident._replace(due_at=None), None
     if _material(assessment, incident.last) or now >= next_minor:
-        return _emit(EventType.UPDATED, service, incident, assessment, now, topology)
+        return _emit(EventType.UPDATED, service, incident, assessment, basis, now, topology)
     return incident._replace(due_at=next_minor), None
 
 
@@ -210,8 +211,11 @@ def _basis(alerts: Mapping[str, IncidentAlert]) -> frozenset[tuple[str, Health, 
     for alert in alerts.values():
         if alert.health is Health.OK:
             continue
-        health, start = nodes.get(alert.node, (alert.health, alert.starts_at))
-        nodes[alert.node] = (worst(health, alert.health), min(start, alert.starts_at))
+        known = nodes.get(alert.node)
+        if known is None:
+            nodes[alert.node] = (alert.health, alert.starts_at)
+        else:
+            nodes[alert.node] = (worst(known[0], alert.health), min(known[1], alert.starts_at))
     return frozenset((node, health, start) for node, (health, start) in nodes.items())
 
 
@@ -224,10 +228,11 @@ def _emit(
     service: str,
     incident: Incident,
     assessment: Assessment,
+    basis: frozenset[tuple[str, Health, float]],
     now: float,
     topology: Topology,
 ) -> tuple[Incident, ImpactEvent]:
-    incident = incident._replace(last=assessment, emitted_at=now, basis=_basis(incident.alerts))
+    incident = incident._replace(due_at=None, last=assessment, emitted_at=now, basis=basis)
     return incident, _event(kind, service, incident, assessment, now, topology)
 
 
@@ -279,8 +284,11 @@ def _assessment(
         candidates=tuple(candidates),
         path=topology.path(candidates[0].node, service) if candidates else (),
         affected=propagation.affected,
-        alerts=tuple(sorted(alerts.values(), key=lambda a: (a.starts_at, a.fingerprint))),
+        alerts=tuple(sorted(alerts.values(), key=_chronological)),
     )
+
+
+_chronological = attrgetter("starts_at", "fingerprint")
 
 
 def _position_of(state: ServiceState, fingerprint: str) -> int | None:
@@ -294,11 +302,10 @@ def _related(
     state: ServiceState, alert: IncidentAlert, topology: Topology, window: float
 ) -> int | None:
     """The oldest incident with an alert on a related node that started within the window."""
+    relatives = topology.relatives(alert.node)
     for position, incident in enumerate(state.incidents):
         for member in incident.alerts.values():
-            if abs(alert.starts_at - member.starts_at) <= window and topology.related(
-                alert.node, member.node
-            ):
+            if member.node in relatives and abs(alert.starts_at - member.starts_at) <= window:
                 return position
     return None
 

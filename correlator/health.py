@@ -20,4 +20,4 @@ BY_RANK = (Health.OK, Health.DEGRADED, Health.DOWN)
 
 
 def worst(first: Health, second: Health) -> Health:
-    return first if first.rank >= second.rank else second
+    return first if RANK[first] >= RANK[second] else second

@@ -278,9 +278,15 @@ def _time(raw: Mapping[str, object], key: str, where: str, *, required: bool) ->
             )
         return None
     try:
-        return parse_timestamp(value)
+        return _instant(value) if isinstance(value, str) else parse_timestamp(value)
     except TimestampError as error:
         raise _Invalid(RejectReason.BAD_TIMESTAMP, f"{where}.{key}: {error}") from None
+
+
+@lru_cache(maxsize=_LABEL_CACHE_SIZE)
+def _instant(text: str) -> float:
+    """Memoised: Alertmanager repeats every firing alert, and with it its ``startsAt`` text."""
+    return parse_timestamp(text)
 
 
 def _firing(

@@ -9,22 +9,25 @@ included: 1.0 when everything alerting sits on top of it.
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from correlator.topology import Topology
 
 
-@dataclass(frozen=True, slots=True)
-class Suspect:
-    """An alerting node as root-cause ranking sees it."""
+class Suspect(NamedTuple):
+    """An alerting node as root-cause ranking sees it.
+
+    Suspects and candidates are NamedTuples rather than dataclasses: several of each
+    are built for every assessment, hundreds of thousands in a storm, and compared
+    whenever an assessment is compared with the last one told.
+    """
 
     node: str
     first_start: float
     fingerprints: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(NamedTuple):
     node: str
     kind: str
     confidence: float
@@ -35,30 +38,49 @@ class Candidate:
 
 def rank(topology: Topology, business_service: str, suspects: Sequence[Suspect]) -> list[Candidate]:
     """Candidates best first; empty when there are no suspects."""
-    alerting = {suspect.node for suspect in suspects}
-    scored = []
-    for suspect in suspects:
-        explains = tuple(sorted(topology.ancestors(suspect.node) & alerting))
-        depth = len(topology.path(suspect.node, business_service))
-        scored.append(
-            ((-len(explains), -depth, suspect.first_start, suspect.node), suspect, explains)
-        )
-    scored.sort(key=lambda item: item[0])
+    standing = _standing(topology, business_service, frozenset(s.node for s in suspects))
+    ranked = sorted(suspects, key=lambda s: (*standing[s.node].order, s.first_start, s.node))
     return [
         Candidate(
             node=suspect.node,
-            kind=topology.nodes[suspect.node].kind,
-            confidence=round((len(explains) + 1) / len(alerting), 3),
-            explains=explains,
+            kind=(place := standing[suspect.node]).kind,
+            confidence=place.confidence,
+            explains=place.explains,
             fingerprints=suspect.fingerprints,
         )
-        for _, suspect, explains in scored
+        for suspect in ranked
     ]
+
+
+class _Standing(NamedTuple):
+    """What ranking knows of an alerting node from the graph alone, before any start time."""
+
+    order: tuple[int, int]
+    """Explains more first, then deeper first."""
+    kind: str
+    confidence: float
+    explains: tuple[str, ...]
+
+
+def _standing(
+    topology: Topology, business_service: str, alerting: frozenset[str]
+) -> dict[str, _Standing]:
+    standing = {}
+    for node_id in alerting:
+        explains = tuple(sorted(topology.ancestors(node_id) & alerting))
+        depth = len(topology.path(node_id, business_service))
+        standing[node_id] = _Standing(
+            (-len(explains), -depth),
+            topology.nodes[node_id].kind,
+            round((len(explains) + 1) / len(alerting), 3),
+            explains,
+        )
+    return standing
 
 
 def suspects_of(starts: Mapping[str, Sequence[tuple[float, str]]]) -> list[Suspect]:
     """Build suspects from ``node -> [(starts_at, fingerprint), ...]``."""
     return [
-        Suspect(node, min(start for start, _ in alerts), tuple(sorted(fp for _, fp in alerts)))
+        Suspect(node, min(alerts)[0], tuple(sorted(fp for _, fp in alerts)))
         for node, alerts in sorted(starts.items())
     ]

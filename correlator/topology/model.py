@@ -69,6 +69,9 @@ class Topology:
         )
         self.path: Callable[[str, str], tuple[str, ...]] = lru_cache(_CACHE_SIZE)(self._path)
         self.dependents: Callable[[str], frozenset[str]] = lru_cache(_CACHE_SIZE)(self._dependents)
+        self.relatives: Callable[[str], frozenset[str]] = lru_cache(_CACHE_SIZE)(self._relatives)
+        """Nodes whose alerts may join an incident with this node's: one needs the other,
+        directly or not, or some node directly needs both."""
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -89,14 +92,14 @@ class Topology:
                 found.append([edge[0] for edge in edges] + [edges[-1][1]])
         return sorted(found)
 
-    def related(self, first: str, second: str) -> bool:
-        """One needs the other (directly or not), or some node directly needs both."""
-        return (
-            first == second
-            or first in self.ancestors(second)
-            or second in self.ancestors(first)
-            or not self.dependents(first).isdisjoint(self.dependents(second))
-        )
+    def _relatives(self, node_id: str) -> frozenset[str]:
+        """The node, every node that needs it or that it needs (directly or not), and
+        every node needed directly by one of the nodes that need it directly (siblings)."""
+        siblings = {
+            need for parent in self.dependents(node_id) for need in self.nodes[parent].needs
+        }
+        descendants: set[str] = nx.descendants(self.graph, node_id)
+        return self.ancestors(node_id) | descendants | siblings | {node_id}
 
     def _dependents(self, node_id: str) -> frozenset[str]:
         """The nodes that directly need this one."""

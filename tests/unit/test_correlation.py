@@ -6,8 +6,10 @@ redis-cart and the cart-replicas group (3 hosts, min_healthy 2); browse
 (criticality 3) needs frontend and catalog -> catalog-db; frontend needs lb.
 """
 
+import hashlib
 from typing import Any
 
+import orjson
 import pytest
 from support import T0, generic, pipeline, webhook
 
@@ -301,3 +303,15 @@ def test_same_input_gives_the_same_keys_and_event_ids() -> None:
     second = [e.to_json() for e in _replay_all(pipeline())]
     assert first == second
     assert len(first) >= 2
+
+
+def test_event_id_is_the_hash_of_the_document_with_sorted_keys() -> None:
+    """build_event writes keys in sorted order to skip sorting; the id must not notice."""
+    p = pipeline()
+    push(p, T0, redis_down(T0), cart_crashloop(T0 + 1))
+    events = run(p, T0 + 10)
+    assert events
+    for event in events:
+        body = {k: v for k, v in event.items() if k != "event_id"}
+        digest = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        assert event["event_id"] == digest[:32]

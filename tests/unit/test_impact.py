@@ -1,11 +1,18 @@
 """Impact propagation up the dependency graph, redundancy aware."""
 
+import random
+from typing import Any
+
+import networkx as nx
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support import shop
 
 from correlator.health import Health
-from correlator.impact import propagate
-from correlator.topology import parse_topology
+from correlator.impact import _layers, _spans, _walk, propagate
+from correlator.topology import Topology, parse_topology
 
 D, G, OK = Health.DOWN, Health.DEGRADED, Health.OK
 
@@ -53,3 +60,48 @@ nodes:
     )
     assert propagate(topology, "shop", {"db": D}).status is D
     assert propagate(topology, "shop", {"orders": G}).status is G
+
+
+def _layered(seed: int = 3, layers: int = 6, width: int = 30) -> Topology:
+    """A random acyclic topology: each layer needs nodes of lower ones; a third are groups."""
+    rng = random.Random(seed)
+    nodes: list[dict[str, Any]] = []
+    lower: list[str] = []
+    for layer in range(layers):
+        current = []
+        for index in range(width):
+            node: dict[str, Any] = {"id": f"n{layer}-{index}", "kind": "service"}
+            picked = rng.sample(lower, min(len(lower), rng.randint(1, 4)))
+            if picked and rng.random() < 0.3:
+                node |= {"kind": "group", "members": picked}
+                node["min_healthy"] = rng.randint(1, len(picked))
+            elif picked:
+                node["depends_on"] = picked
+            nodes.append(node)
+            current.append(node["id"])
+        lower += current
+    for index in range(5):
+        needs = rng.sample(lower[-2 * width :], 4)
+        nodes.append(
+            {"id": f"bs{index}", "kind": "business_service", "criticality": 1, "depends_on": needs}
+        )
+    document = {"version": 1, "name": "layered", "nodes": nodes}
+    return parse_topology(orjson.dumps(document), "layered.json")
+
+
+TOPOLOGIES = {"shop": shop(), "layered": _layered(), "narrow": _layered(seed=5, width=6)}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_spans_equal_the_full_walk(data: st.DataObject) -> None:
+    """The shortcut below acyclic business services says what the post-order walk says."""
+    topology = TOPOLOGIES[data.draw(st.sampled_from(sorted(TOPOLOGIES)))]
+    service = data.draw(st.sampled_from(sorted(n.id for n in topology.business_services())))
+    below = sorted(nx.descendants(topology.graph, service) | {service})
+    alerting = data.draw(
+        st.dictionaries(st.sampled_from(below), st.sampled_from([D, G, OK]), max_size=12)
+    )
+    order = _layers(topology, service)
+    assert order is not None
+    assert _spans(topology, service, alerting, order) == _walk(topology, service, alerting)
