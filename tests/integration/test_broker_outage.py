@@ -41,6 +41,20 @@ def wait_for(port: str, status: int, timeout: float = 30.0) -> dict[str, object]
     raise AssertionError(msg)
 
 
+def post_alert(port: str, body: bytes) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/alerts",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
 def redis_down(status: str) -> bytes:
     labels = {"alertname": "RedisDown", "service": "redis-cart", "namespace": "boutique"}
     return orjson.dumps({"status": status, "labels": {**labels, "severity": "critical"}})
@@ -69,10 +83,13 @@ def test_worker_reports_an_outage_and_resumes_its_incidents_when_the_broker_retu
         body = wait_for(web, 503)
         assert any("broker unreachable" in str(problem) for problem in body["problems"])  # type: ignore[attr-defined]
         assert worker.process.poll() is None, "the worker must wait for the broker, not exit"
+        status, answer = post_alert(web, redis_down("firing"))
+        assert status == 503, "a sender must retry: nothing may be acknowledged that is not kept"
+        assert "broker unreachable" in str(answer["error"])
 
         embedded = EmbeddedBroker(tmp_path / "broker.log", port=port).start()
         wait_for(web, 200)
-        produce(broker, names.raw, [(redis_down("resolved"), None)])
+        assert post_alert(web, redis_down("resolved"))[0] == 200
         after = [orjson.loads(v) for v in consume(broker, names.impacts, at_least=5, timeout=60)]
     finally:
         worker.stop()
