@@ -359,8 +359,9 @@ class Worker:
         """Wall clock: an empty batch to each partition this worker reads whose timers are due.
 
         Checked often (``tick_interval``) but sent only when a stage's earliest timer
-        is due, so group wait ends on time without a stream of idle ticks. A partition
-        whose stage is not built yet gets one tick a second until it is.
+        is due, or a correlation stage has a new topology to rebase on, so group wait
+        ends on time without a stream of idle ticks. A partition whose stage is not
+        built yet gets one tick a second until it is.
         """
         if not self.watch.reachable:
             return
@@ -374,6 +375,8 @@ class Worker:
             elif tp.topic == self.by_service.get_topic_name():
                 correlation = self._correlation.get(tp.partition)
                 due = correlation[0].next_due if correlation else float("-inf")
+                if correlation and correlation[0].topology is not self.topology:
+                    due = min(due, now)  # a new topology to rebase on: due at once
                 tick = change_batch_to(ChangeBatch(-1, now))
                 channel = self.by_service
             else:
