@@ -59,7 +59,9 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from bench.alerts import UNSET, webhook
+from bench import webhook
+from bench.alerts import UNSET
+from bench.alerts import webhook as webhook_payload
 from bench.cache import progress
 from bench.figures import Figure
 from bench.generate import load_targets, storm_file, topology_files
@@ -78,6 +80,9 @@ NAMES = (
     "impact_latency_p99_seconds",
     "worker_rss_bytes",
     "restart_recovery_seconds",
+    "webhook_alerts_per_second",
+    "webhook_vs_stream_ratio",
+    "webhook_request_latency_p99_seconds",
 )
 GROUP_WAIT = 1.0
 LOAD_SHARE = 0.2
@@ -179,6 +184,15 @@ async def _phases(
         rss = worker.rss()
         progress(f"stream: worker RSS {rss / 2**20:.0f} MiB")
 
+        url = f"http://127.0.0.1:{env['CORRELATOR_WEB_PORT']}/api/v1/alerts/alertmanager"
+        webhook_seconds = await webhook.post_all(url, storm.values)
+        webhook_rate = storm.alerts / webhook_seconds
+        webhook_pace = len(storm.values) / webhook_seconds / 2
+        progress(f"stream: webhook {webhook_rate:,.0f} alerts/s; latency at half that pace")
+        request_latencies = await webhook.paced_latencies(
+            url, storm.values, webhook_pace, scale.stream_latency_seconds / 3
+        )
+
         impacts = _Impacts(bootstrap, env["CORRELATOR_IMPACTS_TOPIC"])
         await impacts.start()
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
@@ -267,7 +281,7 @@ async def _phases(
                 "n": len(samples),
                 "load_alerts_per_second": round(sent_load, 1),
                 "group_wait_subtracted": GROUP_WAIT,
-                "tick_interval": 1.0,
+                "tick_interval": env.get("CORRELATOR_TICK_INTERVAL", "worker default"),
             },
         ),
         Figure(
@@ -285,6 +299,36 @@ async def _phases(
             rss,
             "bytes",
             {"after": f"{storm.alerts} storm alerts", "method": "/proc/<pid>/status VmRSS"},
+        ),
+        Figure(
+            "webhook_alerts_per_second",
+            webhook_rate,
+            "alerts/s",
+            {
+                "n": storm.alerts,
+                "requests": len(storm.values),
+                "concurrency": webhook.CONCURRENCY,
+                "seconds": round(webhook_seconds, 3),
+                "method": "POST /api/v1/alerts/alertmanager, each answered 200 once the broker "
+                "acknowledged it",
+            },
+        ),
+        Figure(
+            "webhook_vs_stream_ratio",
+            webhook_rate / rate,
+            "ratio",
+            {"baseline": "stream_alerts_per_second"},
+        ),
+        Figure(
+            "webhook_request_latency_p99_seconds",
+            _quantile(request_latencies, 0.99),
+            "seconds",
+            {
+                "n": len(request_latencies),
+                "p50": round(_quantile(request_latencies, 0.5), 4),
+                "requests_per_second": round(webhook_pace, 1),
+                "method": "at half the measured webhook rate",
+            },
         ),
     ]
     if recovery is None:
@@ -665,7 +709,7 @@ class _Probes:
             "startsAt": starts,
             "endsAt": ends or UNSET,
         }
-        value = orjson.dumps(webhook((lane.cluster, "bench", "critical"), [alert]))
+        value = orjson.dumps(webhook_payload((lane.cluster, "bench", "critical"), [alert]))
         await self.producer.send(self.topic, value, timestamp_ms=round(at * 1000))
 
 
@@ -727,7 +771,7 @@ async def _open_alerts(
             }
             for index in range(first, min(count, first + OPEN_BATCH))
         ]
-        values.append(orjson.dumps(webhook(("bench-nowhere", "bench", "warning"), alerts)))
+        values.append(orjson.dumps(webhook_payload(("bench-nowhere", "bench", "warning"), alerts)))
     seconds = await _timed_through(bootstrap, group, topics, topic, values)
     progress(f"stream: {count} open alerts in {seconds:.1f} s ({count / seconds:,.0f}/s)")
 
