@@ -17,7 +17,7 @@ import heapq
 from collections import Counter
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Generic, NamedTuple, TypeVar
 
 from correlator import correlation, dedup
 from correlator.alert import Alert
@@ -51,6 +51,10 @@ class Tally:
             self.incidents.add(str(event.document["incident_key"]))
 
 
+State = TypeVar("State")
+Output = TypeVar("Output")
+
+
 class Change(NamedTuple):
     """An alert turning firing or resolved on a node of one business service, at ``at``."""
 
@@ -80,10 +84,12 @@ class _Timers:
         return None
 
 
-class DedupStage:
+class _Stage(Generic[State, Output]):
+    """State over a mapping, a heap of timers, and a clock that never goes back."""
+
     def __init__(
         self,
-        states: MutableMapping[str, dedup.AlertState],
+        states: MutableMapping[str, State],
         topology: Topology,
         settings: CoreSettings,
         tally: Tally,
@@ -94,13 +100,33 @@ class DedupStage:
         self.tally = tally
         self.now = float("-inf")
         self._timers = _Timers()
-        for fingerprint, state in states.items():
-            self._timers.push(dedup.due(state, settings), fingerprint)
+        for key, state in states.items():
+            due = self._due(state)
+            if due is not None:
+                self._timers.push(due, key)
 
     @property
     def next_due(self) -> float:
         return self._timers.next_due
 
+    def advance(self, now: float) -> list[Output]:
+        """Run every timer due up to ``now``, each at its own due time."""
+        out: list[Output] = []
+        while (entry := self._timers.pop_due(now)) is not None:
+            due, key = entry
+            self.now = max(self.now, due)
+            out += self._fire(key)
+        self.now = max(self.now, now)
+        return out
+
+    def _due(self, state: State) -> float | None:
+        raise NotImplementedError
+
+    def _fire(self, key: str) -> list[Output]:
+        raise NotImplementedError
+
+
+class DedupStage(_Stage[dedup.AlertState, Change]):
     def receive(self, alerts: Iterable[Alert], at: float) -> list[Change]:
         """Notifications that arrived at ``at``, after the timers due by then."""
         changes = self.advance(at)
@@ -111,16 +137,10 @@ class DedupStage:
             changes += self._store(alert.fingerprint, previous, step)
         return changes
 
-    def advance(self, now: float) -> list[Change]:
-        changes: list[Change] = []
-        while (entry := self._timers.pop_due(now)) is not None:
-            due, fingerprint = entry
-            self.now = max(self.now, due)
-            changes += self._expire(fingerprint)
-        self.now = max(self.now, now)
-        return changes
+    def _due(self, state: dedup.AlertState) -> float:
+        return dedup.due(state, self.settings)
 
-    def _expire(self, fingerprint: str) -> list[Change]:
+    def _fire(self, fingerprint: str) -> list[Change]:
         state = self.states.get(fingerprint)
         if state is None:
             return []
@@ -165,29 +185,7 @@ class DedupStage:
         ]
 
 
-class CorrelationStage:
-    def __init__(
-        self,
-        states: MutableMapping[str, ServiceState],
-        topology: Topology,
-        settings: CoreSettings,
-        tally: Tally,
-    ) -> None:
-        self.states = states
-        self.topology = topology
-        self.settings = settings
-        self.tally = tally
-        self.now = float("-inf")
-        self._timers = _Timers()
-        for service, state in states.items():
-            due = correlation.next_due(state)
-            if due is not None:
-                self._timers.push(due, service)
-
-    @property
-    def next_due(self) -> float:
-        return self._timers.next_due
-
+class CorrelationStage(_Stage[ServiceState, ImpactEvent]):
     def receive(self, change: Change) -> list[ImpactEvent]:
         """One change, after the timers due by its time."""
         events = self.advance(change.at)
@@ -197,19 +195,13 @@ class CorrelationStage:
         )
         return events + self._store(change.service, before, after, emitted)
 
-    def advance(self, now: float) -> list[ImpactEvent]:
-        events: list[ImpactEvent] = []
-        while (entry := self._timers.pop_due(now)) is not None:
-            due, service = entry
-            self.now = max(self.now, due)
-            events += self._tick(service)
-        self.now = max(self.now, now)
-        return events
+    def _due(self, state: ServiceState) -> float | None:
+        return correlation.next_due(state)
 
     def open_incidents(self) -> int:
         return sum(state.open_impacts() for state in self.states.values())
 
-    def _tick(self, service: str) -> list[ImpactEvent]:
+    def _fire(self, service: str) -> list[ImpactEvent]:
         state = self.states.get(service)
         if state is None:
             return []

@@ -312,3 +312,15 @@ def metric(env: Mapping[str, str], name: str) -> float:
         for sample in family.samples
         if sample.name == name
     )
+
+
+def assert_nothing_lost_or_made_up(written: list[bytes], expected: list[bytes]) -> list[bytes]:
+    """Distinct events are replay's, in replay's order per service; repeats are exact copies."""
+    distinct, repeats = first_copies(written)
+    first = {orjson.loads(event)["event_id"]: event for event in distinct}
+    for repeat in repeats:
+        assert repeat == first[orjson.loads(repeat)["event_id"]], "a repeat differs from its first"
+    written_by, expected_by = by_service(distinct), by_service(expected)
+    assert {k: len(v) for k, v in written_by.items()} == {k: len(v) for k, v in expected_by.items()}
+    assert written_by == expected_by
+    return repeats

@@ -1,7 +1,10 @@
 from collections.abc import Iterator
 
 import pytest
-from streaming import Broker, broker_for_tests
+
+pytest.register_assert_rewrite("streaming")
+
+from streaming import Broker, broker_for_tests  # noqa: E402
 
 
 @pytest.fixture(scope="session")
