@@ -1,10 +1,7 @@
 from collections.abc import Iterator
 
 import pytest
-
-pytest.register_assert_rewrite("streaming")
-
-from streaming import Broker, broker_for_tests  # noqa: E402
+from streaming import Broker, broker_for_tests
 
 
 @pytest.fixture(scope="session")
