@@ -39,7 +39,7 @@ from correlator.stages import Change, CorrelationStage, DedupStage, Tally
 from correlator.stream import compat, web
 from correlator.stream.connection import bootstrap_servers, credentials
 from correlator.stream.merge import Merge, arrived_key, expired_key, offer
-from correlator.stream.metrics import WorkerMetrics
+from correlator.stream.metrics import Readings, WorkerMetrics
 from correlator.stream.records import (
     AlertBatch,
     ChangeBatch,
@@ -122,13 +122,13 @@ class Worker:
             app.timer(settings.tick_interval, name="tick")(self._tick)
         self.watch = BrokerWatch(bootstrap_servers(settings), self._broker_returned)
         app.timer(WATCH_INTERVAL, name="watch")(self.watch.probe)
-        self.metrics = WorkerMetrics(
-            self.tally,
-            lambda: self.topology,
-            self.open_incidents,
-            self.lag,
-            lambda: self.watch.reachable,
+        readings = Readings(
+            topology=lambda: self.topology,
+            open_incidents=self.open_incidents,
+            lag=self.lag,
+            broker_up=lambda: self.watch.reachable,
         )
+        self.metrics = WorkerMetrics(self.tally, readings)
         self.topology_file = TopologyFile(
             settings.topology, self.topology, self._swap_topology, self.metrics.reloads
         )

@@ -8,6 +8,7 @@ counted here.
 """
 
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -19,17 +20,21 @@ from correlator.topology import Topology
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
+@dataclass(frozen=True, slots=True)
+class Readings:
+    """What a scrape reads from the worker, besides its tally."""
+
+    topology: Callable[[], Topology]
+    open_incidents: Callable[[], int]
+    lag: Callable[[], Mapping[tuple[str, int], int]]
+    """Records not yet read, by (topic, partition)."""
+    broker_up: Callable[[], bool]
+
+
 class WorkerMetrics:
-    def __init__(
-        self,
-        tally: Tally,
-        topology: Callable[[], Topology],
-        open_incidents: Callable[[], int],
-        lag: Callable[[], Mapping[tuple[str, int], int]],
-        broker_up: Callable[[], bool],
-    ) -> None:
+    def __init__(self, tally: Tally, readings: Readings) -> None:
         self.registry = CollectorRegistry()
-        self.registry.register(_TallyCollector(tally, topology, open_incidents, lag, broker_up))
+        self.registry.register(_TallyCollector(tally, readings))
         self.latency = Histogram(
             "correlator_processing_latency_seconds",
             "From an alert's receipt (its record's timestamp) to the impact event it caused, "
@@ -59,26 +64,16 @@ class WorkerMetrics:
 
 
 class _TallyCollector(Collector):
-    def __init__(
-        self,
-        tally: Tally,
-        topology: Callable[[], Topology],
-        open_incidents: Callable[[], int],
-        lag: Callable[[], Mapping[tuple[str, int], int]],
-        broker_up: Callable[[], bool],
-    ) -> None:
+    def __init__(self, tally: Tally, readings: Readings) -> None:
         self._tally = tally
-        self._topology = topology
-        self._open_incidents = open_incidents
-        self._lag = lag
-        self._broker_up = broker_up
+        self._readings = readings
 
     def collect(self) -> Iterator[Metric]:
         yield from self._alerts()
         yield GaugeMetricFamily(
             "correlator_incidents_open",
             "Impacts opened and not yet resolved, on this worker's partitions.",
-            value=self._open_incidents(),
+            value=self._readings.open_incidents(),
         )
         impacts = CounterMetricFamily(
             "correlator_impacts_emitted",
@@ -94,13 +89,13 @@ class _TallyCollector(Collector):
             "Records on a partition this worker reads that it has not read yet.",
             labels=["topic", "partition"],
         )
-        for (topic, partition), behind in sorted(self._lag().items()):
+        for (topic, partition), behind in sorted(self._readings.lag().items()):
             lag.add_metric([topic, str(partition)], behind)
         yield lag
         yield GaugeMetricFamily(
             "correlator_broker_up",
             "1 while the broker answers, 0 while it does not.",
-            value=1 if self._broker_up() else 0,
+            value=1 if self._readings.broker_up() else 0,
         )
 
     def _alerts(self) -> Iterator[Metric]:
@@ -131,7 +126,7 @@ class _TallyCollector(Collector):
         )
 
     def _topology_metrics(self) -> Iterator[Metric]:
-        topology = self._topology()
+        topology = self._readings.topology()
         yield GaugeMetricFamily(
             "correlator_topology_nodes", "Nodes in the loaded topology.", value=len(topology)
         )

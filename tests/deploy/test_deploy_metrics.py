@@ -15,7 +15,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from support import shop
 
 from correlator.stages import Tally
-from correlator.stream.metrics import WorkerMetrics
+from correlator.stream.metrics import Readings, WorkerMetrics
 from deploy.files import (
     DASHBOARD_FILE,
     METRICS,
@@ -29,6 +29,12 @@ from deploy.files import (
 )
 
 KNOWN = {**METRICS, **PROMETHEUS_SERIES}
+READINGS = Readings(
+    topology=shop,
+    open_incidents=lambda: 1,
+    lag=lambda: {("alerts.raw", 0): 5},
+    broker_up=lambda: True,
+)
 
 
 def exposed_series() -> dict[str, frozenset[str]]:
@@ -42,13 +48,7 @@ def exposed_series() -> dict[str, frozenset[str]]:
     tally.unmatched["DiskFull"] += 1
     tally.deduplicated += 1
     tally.impacts[("impact.opened", "P1")] += 1
-    metrics = WorkerMetrics(
-        tally,
-        topology=shop,
-        open_incidents=lambda: 1,
-        lag=lambda: {("alerts.raw", 0): 5},
-        broker_up=lambda: True,
-    )
+    metrics = WorkerMetrics(tally, READINGS)
     for wrapper in vars(metrics).values():
         if isinstance(wrapper, MetricWrapperBase):
             # Labelled counters have no sample until a child exists; give each one.
@@ -171,7 +171,7 @@ def test_promtool_accepts_what_metrics_serves(promtool: str) -> None:
     tally.received["alertmanager"] += 3
     tally.invalid["invalid_json"] += 1
     tally.impacts[("impact.opened", "P1")] += 1
-    metrics = WorkerMetrics(tally, shop, lambda: 1, lambda: {("alerts.raw", 0): 5}, lambda: True)
+    metrics = WorkerMetrics(tally, READINGS)
     metrics.latency.observe(0.2)
     metrics.deadletters.labels("invalid_json").inc()
     checked = subprocess.run(
