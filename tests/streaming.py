@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -324,3 +325,17 @@ def assert_nothing_lost_or_made_up(written: list[bytes], expected: list[bytes]) 
     assert {k: len(v) for k, v in written_by.items()} == {k: len(v) for k, v in expected_by.items()}
     assert written_by == expected_by
     return repeats
+
+
+def web_json(
+    port: str, path: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
+) -> tuple[int, dict[str, object]]:
+    """Status and JSON body of a request to a worker's web port: GET, or POST with ``body``."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", data=body, headers=dict(headers or {})
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status, orjson.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, orjson.loads(error.read())

@@ -7,33 +7,22 @@ broker restart; the worker's consumer and producer retry until it is back, and
 nothing needs making again.)
 """
 
-import json
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import orjson
 import pytest
-from streaming import SAMPLES, Broker, Names, WorkerProcess, consume, produce, worker_env
+from streaming import SAMPLES, Broker, Names, WorkerProcess, consume, produce, web_json, worker_env
 
 from correlator.stream.broker import EmbeddedBroker, free_port
 
 pytestmark = pytest.mark.integration
 
 
-def readiness(port: str) -> tuple[int, dict[str, object]]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=3) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 def wait_for(port: str, status: int, timeout: float = 30.0) -> dict[str, object]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        code, body = readiness(port)
+        code, body = web_json(port, "/readyz")
         if code == status:
             return body
         time.sleep(0.25)
@@ -42,17 +31,7 @@ def wait_for(port: str, status: int, timeout: float = 30.0) -> dict[str, object]
 
 
 def post_alert(port: str, body: bytes) -> tuple[int, dict[str, object]]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/v1/alerts",
-        data=body,
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    return web_json(port, "/api/v1/alerts", body, {"Content-Type": "application/json"})
 
 
 def redis_down(status: str) -> bytes:

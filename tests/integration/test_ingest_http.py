@@ -1,28 +1,13 @@
 """HTTP ingest on a running worker: what is refused writes nothing, what is accepted is on Kafka."""
 
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import orjson
 import pytest
-from streaming import SAMPLES, Broker, Names, WorkerProcess, consume, worker_env
+from streaming import SAMPLES, Broker, Names, WorkerProcess, consume, web_json, worker_env
 
 pytestmark = pytest.mark.integration
 TOKEN = "s3cret"
-
-
-def post(
-    port: str, path: str, body: bytes, headers: dict[str, str]
-) -> tuple[int, dict[str, object]]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}", data=body, headers=headers, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return response.status, orjson.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, orjson.loads(error.read())
 
 
 def payload(name: str) -> bytes:
@@ -54,14 +39,14 @@ def test_refused_requests_write_nothing_and_an_accepted_one_is_on_alerts_raw(
     try:
         worker.wait_ready()
         refused = [
-            post(web, path, payload("NoToken"), json),
-            post(web, path, payload("WrongToken"), {**json, "Authorization": "Bearer nope"}),
-            post(web, path, payload("Text"), {**authorized, "Content-Type": "text/plain"}),
-            post(web, path, b'{"alerts": [', authorized),
-            post(web, path, b'{"status": "firing"}', authorized),
-            post(web, path, b'{"alerts": [], "pad": "' + b"x" * 3000 + b'"}', authorized),
+            web_json(web, path, payload("NoToken"), json),
+            web_json(web, path, payload("WrongToken"), {**json, "Authorization": "Bearer nope"}),
+            web_json(web, path, payload("Text"), {**authorized, "Content-Type": "text/plain"}),
+            web_json(web, path, b'{"alerts": [', authorized),
+            web_json(web, path, b'{"status": "firing"}', authorized),
+            web_json(web, path, b'{"alerts": [], "pad": "' + b"x" * 3000 + b'"}', authorized),
         ]
-        accepted = post(web, path, payload("RedisDown"), authorized)
+        accepted = web_json(web, path, payload("RedisDown"), authorized)
         raw = consume(broker, names.raw, at_least=1, timeout=20, idle=2)
     finally:
         worker.stop()
