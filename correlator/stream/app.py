@@ -36,7 +36,7 @@ from correlator.parse import AlertParser
 from correlator.rebase import rebase
 from correlator.settings import CoreSettings
 from correlator.stages import Change, CorrelationStage, DedupStage, Tally
-from correlator.stream import compat, web
+from correlator.stream import compat, store, web
 from correlator.stream.connection import bootstrap_servers, credentials
 from correlator.stream.merge import Merge, arrived_key, expired_key, offer
 from correlator.stream.metrics import Readings, WorkerMetrics
@@ -456,7 +456,7 @@ def _faust_app(settings: WorkerSettings, max_body_bytes: int) -> faust.App:
     options: Mapping[str, Any] = {
         "broker": settings.broker,
         "broker_credentials": credentials(settings),
-        "store": "memory://",
+        "store": f"{store.SCHEME}://",
         "datadir": settings.data_dir,
         "topic_partitions": settings.partitions,
         "topic_replication_factor": settings.replication,
