@@ -187,6 +187,8 @@ _WORKER_OPTIONS: list[tuple[str, str, Callable[[str], object], str]] = [
     ("--tick-interval", "50ms", duration, "how often timers are checked on the wall clock"),
     ("--topology-check-interval", "5s", duration, "how often the topology file is checked"),
     ("--fetch-max-wait", "50ms", duration, "longest a fetch waits for records"),
+    ("--batch-size", str(_W.batch_size), positive_int, "most records an agent takes at once"),
+    ("--batch-wait", "5ms", duration, "longest an agent waits for a batch to fill"),
     ("--session-timeout", "10s", duration, "how long the group waits for a silent worker"),
     ("--web-port", str(_W.web_port), port, "port of /metrics"),
     ("--web-host", _W.web_host, str, "address the web server binds"),
@@ -213,6 +215,9 @@ def worker_settings(args: argparse.Namespace) -> WorkerSettings:
     if args.security_protocol.upper() not in SECURITY_PROTOCOLS:
         expected = ", ".join(sorted(SECURITY_PROTOCOLS))
         msg = f"--security-protocol: expected one of {expected}, got {args.security_protocol!r}"
+        raise SettingsError(msg)
+    if args.batch_wait <= 0:
+        msg = f"--batch-wait: expected a duration above 0, such as 5ms, got {args.batch_wait}s"
         raise SettingsError(msg)
     return WorkerSettings(
         **{flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_"))

@@ -7,6 +7,7 @@ their own app id and topic names (``worker_env``).
 """
 
 import asyncio
+import difflib
 import os
 import re
 import signal
@@ -322,9 +323,27 @@ def assert_nothing_lost_or_made_up(written: list[bytes], expected: list[bytes]) 
     for repeat in repeats:
         assert repeat == first[orjson.loads(repeat)["event_id"]], "a repeat differs from its first"
     written_by, expected_by = by_service(distinct), by_service(expected)
-    assert {k: len(v) for k, v in written_by.items()} == {k: len(v) for k, v in expected_by.items()}
-    assert written_by == expected_by
+    for service in sorted(written_by.keys() | expected_by.keys()):
+        got, want = written_by.get(service, []), expected_by.get(service, [])
+        assert got == want, f"{service}: events differ from replay's\n{_event_diff(want, got)}"
     return repeats
+
+
+def _event_diff(want: list[bytes], got: list[bytes]) -> str:
+    """A unified diff of two services' events, one short line each: what a reader needs first."""
+
+    def brief(event: bytes) -> str:
+        document = orjson.loads(event)
+        cause = (document.get("root_cause") or {}).get("node")
+        return (
+            f"{document['type']} {document['status']} {document['priority']} cause={cause} "
+            f"alerts={len(document['alerts'])} at={document['updated_at']}"
+        )
+
+    lines = difflib.unified_diff(
+        [brief(e) for e in want], [brief(e) for e in got], "replay", "worker", lineterm="", n=1
+    )
+    return "\n".join(lines) or "(same in brief: a field outside the brief differs)"
 
 
 def web_json(

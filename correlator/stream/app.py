@@ -21,11 +21,11 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, Generic, TypeVar, cast
 
 import faust
-from faust.types import TP, EventT, RecordMetadata, StreamT
+from faust.types import TP, EventT, FutureMessage, Message, RecordMetadata, StreamT
 
 from correlator import codec
 from correlator.correlation import ServiceState
@@ -201,11 +201,37 @@ class Worker:
         return sum(state.open_impacts() for state in self.service_states())
 
     async def _parse_agent(self, stream: StreamT[bytes]) -> None:
-        async for event in stream.events():
-            await self._parse(event)
+        await self._in_batches(stream, self._parse_batch)
 
-    async def _parse(self, event: EventT[bytes]) -> None:
-        message = event.message
+    async def _dedup_agent(self, stream: StreamT[bytes]) -> None:
+        await self._in_batches(stream, self._dedup_batch)
+
+    async def _correlate_agent(self, stream: StreamT[bytes]) -> None:
+        await self._in_batches(stream, self._correlate_batch)
+
+    async def _in_batches(
+        self, stream: StreamT[bytes], handle: Callable[[list[EventT[bytes]]], Awaitable[None]]
+    ) -> None:
+        """Records a batch at a time, each batch acknowledged (so committed) once handled.
+
+        One batch's outputs are acknowledged together, so the wait for the broker
+        is paid once a batch rather than once a record. And only a finished batch
+        is acknowledged: Faust acknowledges a record once its stream moves on,
+        even when a stop cancels the agent half way through the record's step.
+        """
+        settings = self.settings
+        taking = cast(faust.Stream[bytes], stream)
+        async for taken in taking.noack_take(settings.batch_size, settings.batch_wait):
+            events = cast(list[EventT[bytes]], taken)  # typed as values, but events they are
+            await handle(events)
+            for event in events:
+                await taking.ack(event)
+
+    async def _parse_batch(self, events: list[EventT[bytes]]) -> None:
+        for event in events:
+            await self._parse(event.message)
+
+    async def _parse(self, message: Message) -> None:
         body: bytes = message.value or b""
         received_at = message.timestamp
         parsed = self.parser.parse_body(body, received_at)
@@ -231,26 +257,30 @@ class Worker:
                 value = alert_batch_to(AlertBatch(at, message.offset, alerts or []))
                 await self.by_fingerprint.send(value=value, partition=partition)
 
-    async def _dedup_agent(self, stream: StreamT[bytes]) -> None:
-        async for event in stream.events():
-            partition, offset = event.message.partition, event.message.offset
-            batch = alert_batch_from(event.value)
-            stage, view = self._dedup_stage(partition)
-            before = stage.now
-            changes = [(expired_key(change), change) for change in stage.advance(batch.at)]
-            received = None
-            for index, alert in batch.alerts:
-                if view.applied(alert.fingerprint, offset):
-                    continue  # read again after a crash; its effect is in the state already
-                arrived = stage.receive([alert], batch.at)
-                changes += [(arrived_key(c.at, batch.offset, index), c) for c in arrived]
-                if arrived and (received is None or alert.received_at < received):
-                    received = alert.received_at
-            step = ChangeBatch(partition, stage.now, changes, received)
-            sent = await self._send_changes(step, moved=stage.now > before)
-            if view.held:
-                await asyncio.gather(*sent)
-                view.flush(offset)
+    async def _dedup_batch(self, events: list[EventT[bytes]]) -> None:
+        sent: list[Awaitable[RecordMetadata]] = []
+        stages = _PerPartition(self._dedup_stage, _second)
+        for event in events:
+            offset = event.message.offset
+            stage, view = stages.at(event.message.partition, offset)
+            sent += await self._dedup_step(stage, view, offset, alert_batch_from(event.value))
+        await _stored(sent, stages.written())
+
+    async def _dedup_step(
+        self, stage: DedupStage, view: PartitionView[AlertState], offset: int, batch: AlertBatch
+    ) -> list[Awaitable[RecordMetadata]]:
+        before = stage.now
+        changes = [(expired_key(change), change) for change in stage.advance(batch.at)]
+        received = None
+        for index, alert in batch.alerts:
+            if view.applied(alert.fingerprint, offset):
+                continue  # read again after a crash; its effect is in the state already
+            arrived = stage.receive([alert], batch.at)
+            changes += [(arrived_key(c.at, batch.offset, index), c) for c in arrived]
+            if arrived and (received is None or alert.received_at < received):
+                received = alert.received_at
+        step = ChangeBatch(view.partition, stage.now, changes, received)
+        return await self._send_changes(step, moved=stage.now > before)
 
     async def _send_changes(
         self, step: ChangeBatch, *, moved: bool
@@ -268,33 +298,35 @@ class Worker:
                 sent.append(await self.by_service.send(value=value, partition=partition))
         return sent
 
-    async def _correlate_agent(self, stream: StreamT[bytes]) -> None:
-        async for event in stream.events():
+    async def _correlate_batch(self, events: list[EventT[bytes]]) -> None:
+        sent: list[Awaitable[RecordMetadata]] = []
+        emitted: list[ImpactEvent] = []
+        stages = _PerPartition(self._correlation_stage, _second)
+        merges = _PerPartition(self._merges, lambda merge: merge)
+        for event in events:
             partition, offset = event.message.partition, event.message.offset
             batch = change_batch_from(event.value)
-            stage, view = self._correlation_stage(partition)
-            rebased = self._rebase(stage, view, batch.at)
-            merges = None
+            stage, view = stages.at(partition, offset)
+            impacts = self._rebase(stage, view, batch.at)
             if self.settings.clock is Clock.EVENT:
-                merges = self._merges(partition)
-                events = self._merge(merges, batch, stage, view, offset)
+                merge = merges.at(partition, offset)
+                impacts += self._merge(merge, batch, stage, view, offset)
             else:
                 changes = [change for _, change in batch.changes]
-                events = self._apply(changes, stage, view, offset) + stage.advance(batch.at)
-            events = rebased + events
-            sent = [
+                impacts += self._apply(changes, stage, view, offset) + stage.advance(batch.at)
+            sent += [
                 await self.impacts.send(key=impact.key.encode(), value=impact.to_json())
-                for impact in events
+                for impact in impacts
             ]
-            if view.held or (merges is not None and merges.held):
-                await asyncio.gather(*sent)
-                view.flush(offset)
-                if merges is not None:
-                    merges.flush(offset)  # last: its stamp says the whole step is stored
-            self._observe_latency(batch, len(events))
-            for impact in events:
-                if self.on_event is not None:
-                    self.on_event(impact)
+            self._observe_latency(batch, len(impacts))
+            emitted += impacts
+        stored = await _stored(sent, stages.written())
+        # The merge's stamp says a step is stored whole: it goes once the states did, as
+        # they are on another topic and a crash between the two would skip their changes.
+        await _stored([*sent, *stored], merges.written())
+        for impact in emitted:
+            if self.on_event is not None:
+                self.on_event(impact)
 
     def _rebase(
         self, stage: CorrelationStage, view: PartitionView[ServiceState], at: float
@@ -407,6 +439,48 @@ class Worker:
 
 
 T = TypeVar("T")
+
+
+class _PerPartition(Generic[T]):
+    """What a batch uses on each partition it reads (a stage and its view, or a view), fixed
+    for the batch: should a rebalance make the worker forget its stages while a batch is
+    under way, the batch goes on with the ones it began with, and flushes their views.
+    """
+
+    def __init__(self, make: Callable[[int], T], view: Callable[[T], PartitionView[Any]]) -> None:
+        self._make = make
+        self._view = view
+        self._taken: dict[int, T] = {}
+        self._last: dict[int, int] = {}
+
+    def at(self, partition: int, offset: int) -> T:
+        """The one for ``partition``, which the batch has now read up to ``offset``."""
+        self._last[partition] = offset
+        if partition not in self._taken:
+            self._taken[partition] = self._make(partition)
+        return self._taken[partition]
+
+    def written(self) -> list[tuple[PartitionView[Any], int]]:
+        """Each view, with the last offset read on its partition: the stamp for its writes."""
+        return [(self._view(taken), self._last[p]) for p, taken in self._taken.items()]
+
+
+def _second(pair: tuple[Any, T]) -> T:
+    return pair[1]
+
+
+async def _stored(
+    sent: Sequence[Awaitable[Any]], views: Sequence[tuple[PartitionView[Any], int]]
+) -> list[FutureMessage]:
+    """Each view's held writes, stamped with its last offset, once everything ``sent`` is acked.
+
+    Returns the changelog records' futures.
+    """
+    held = [(view, offset) for view, offset in views if view.held]
+    if not held:
+        return []
+    await asyncio.gather(*sent)
+    return [future for view, offset in held for future in view.flush(offset)]
 
 
 WATCH_INTERVAL = 1.0

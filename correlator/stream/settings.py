@@ -37,6 +37,10 @@ class WorkerSettings:
     """How often timers (group wait, resolve timeout) are checked on the wall clock."""
     fetch_max_wait: float = 0.05
     """Longest a fetch waits for records (``correlator.stream.compat`` says why it is short)."""
+    batch_size: int = 500
+    """Most records an agent takes in one step: their outputs are acknowledged together."""
+    batch_wait: float = 0.005
+    """Longest an agent waits for a batch to fill before it processes what it has."""
     session_timeout: float = 10.0
     """How long the group waits for a silent worker before handing its partitions on."""
     web_port: int = 6066

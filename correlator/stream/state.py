@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from faust.serializers.codecs import Codec
-from faust.types import TableT
+from faust.types import FutureMessage, TableT
 
 from correlator import codec
 from correlator.stream.merge import Merge
@@ -71,9 +71,8 @@ class PartitionView(MutableMapping[str, V], Generic[V]):
     Why held: a step's state must reach the changelog only after what the step
     sent downstream was acknowledged. Should the worker die between the two, the
     input is processed again from the old state and sends the same records again
-    (same event ids), where the other order would lose them. Writing needs
-    Faust's current event (the changelog record goes to its partition), so only
-    the agent reading that partition flushes a view.
+    (same event ids), where the other order would lose them. Writes go to the
+    view's own changelog partition, whatever record Faust is handling.
     """
 
     def __init__(self, table: TableT[str, Stamped[V]], partition: int, partitions: int) -> None:
@@ -118,11 +117,21 @@ class PartitionView(MutableMapping[str, V], Generic[V]):
         """Whether writes wait for ``flush``."""
         return bool(self._held)
 
-    def flush(self, offset: int) -> None:
-        """Write what was held, stamped with ``offset``, to the table and so to its changelog."""
+    def flush(self, offset: int) -> list[FutureMessage]:
+        """Write what was held, stamped with ``offset``, to the table and its changelog.
+
+        Returns the changelog records' futures: done once the broker has them.
+        """
+        sent = []
         for key, value in self._held.items():
             if value is None:
-                self._table.pop(key, None)
+                self._table.data.pop(key, None)
+                sent.append(
+                    self._table.send_changelog(self.partition, key, None, value_serializer="raw")
+                )
             else:
-                self._table[key] = Stamped(offset, value)
+                stamped = Stamped(offset, value)
+                self._table.data[key] = stamped
+                sent.append(self._table.send_changelog(self.partition, key, stamped))
         self._held.clear()
+        return sent

@@ -112,12 +112,6 @@ def test_a_worker_killed_mid_stream_and_started_again_loses_no_impact(
     print(f"killed after {len(before)} of {len(expected)} events; {len(repeats)} written twice")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open bug, kin of the takeover one in test_scale_out: killed twice mid-backlog, "
-    "the worker sometimes writes as many events per service as replay but not all the same "
-    "(seen once in CI, not in 5 runs alone); not found yet",
-)
 def test_a_worker_killed_again_and_again_through_a_backlog_loses_no_impact(
     broker: Broker, tmp_path: Path, record_property: Callable[[str, object], None]
 ) -> None:

@@ -57,12 +57,6 @@ def service_partition(event: bytes) -> int:
     return partition_of(orjson.loads(event)["business_service"]["id"], PARTITIONS)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open bug: after a takeover (more often after SIGKILL than SIGTERM) the surviving "
-    "worker sometimes writes different events for a service it held all along (a "
-    "group-interval update missing, an alert re-added); not found yet",
-)
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
 def test_two_workers_split_the_partitions_and_one_takes_over_when_the_other_stops(
     broker: Broker, tmp_path: Path, how: str

@@ -52,6 +52,13 @@ def test_without_a_topology_the_worker_says_how_to_give_one() -> None:
         settings()
 
 
+def test_a_batch_wait_of_zero_is_refused_as_it_would_hold_records_until_a_batch_fills() -> None:
+    with pytest.raises(SettingsError, match=r"--batch-wait: expected a duration above 0"):
+        settings("--topology", "t.yaml", "--batch-wait", "0ms")
+
+    assert settings("--topology", "t.yaml", "--batch-wait", "20ms").batch_wait == 0.02
+
+
 @pytest.mark.parametrize("protocol", ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "sasl_ssl"])
 def test_known_security_protocols_are_accepted_in_any_case(protocol: str) -> None:
     assert settings("--topology", "t.yaml", "--security-protocol", protocol).security_protocol

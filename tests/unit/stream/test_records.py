@@ -7,7 +7,7 @@ the trip through bytes exactly is state lost or changed on a rebalance.
 acknowledged; here a plain dict stands in for the Faust table.
 """
 
-from typing import cast
+from typing import Any, cast
 
 import orjson
 import pytest
@@ -133,12 +133,30 @@ def keys_on(partition: int, count: int) -> list[str]:
     return found[:count]
 
 
-def view_of(table: dict[str, Stamped[int]], partition: int) -> PartitionView[int]:
+class Table(dict[str, Stamped[int]]):
+    """The two sides of a Faust table a view writes: its local store, and its changelog."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.changelog: list[tuple[int, str, Stamped[int] | None]] = []
+
+    @property
+    def data(self) -> dict[str, Stamped[int]]:
+        return self
+
+    def send_changelog(
+        self, partition: int, key: str, value: Stamped[int] | None, **_: object
+    ) -> int:
+        self.changelog.append((partition, key, value))
+        return len(self.changelog)
+
+
+def view_of(table: Table, partition: int) -> PartitionView[int]:
     return PartitionView(cast("TableT[str, Stamped[int]]", table), partition, PARTITIONS)
 
 
 def test_writes_are_held_until_flush_but_read_back_at_once() -> None:
-    table: dict[str, Stamped[int]] = {}
+    table = Table()
     view = view_of(table, 0)
     a, b = keys_on(0, 2)
 
@@ -150,14 +168,15 @@ def test_writes_are_held_until_flush_but_read_back_at_once() -> None:
     assert view[a] == 3
     assert view.get(b) == 2
     assert view.held
-    view.flush(12)
+    assert len(view.flush(12)) == 2  # a future for each record
     assert table == {a: Stamped(12, 3), b: Stamped(12, 2)}
+    assert table.changelog == [(0, a, Stamped(12, 3)), (0, b, Stamped(12, 2))]
     assert not view.held
 
 
 def test_reads_fall_through_to_the_table() -> None:
     a, b = keys_on(1, 2)
-    table = {a: Stamped(0, 1)}
+    table = Table({a: Stamped(0, 1)})
     view = view_of(table, 1)
 
     assert view[a] == 1
@@ -169,7 +188,7 @@ def test_reads_fall_through_to_the_table() -> None:
 
 def test_a_delete_is_held_too() -> None:
     a, b = keys_on(2, 2)
-    table = {a: Stamped(0, 1), b: Stamped(0, 2)}
+    table = Table({a: Stamped(0, 1), b: Stamped(0, 2)})
     view = view_of(table, 2)
 
     del view[a]
@@ -182,11 +201,12 @@ def test_a_delete_is_held_too() -> None:
         del view[a]
     view.flush(1)
     assert table == {b: Stamped(0, 2)}
+    assert table.changelog == [(2, a, None)]
 
 
 def test_a_key_deleted_then_written_again_is_there() -> None:
     (a,) = keys_on(0, 1)
-    table = {a: Stamped(0, 1)}
+    table = Table({a: Stamped(0, 1)})
     view = view_of(table, 0)
 
     del view[a]
@@ -197,7 +217,7 @@ def test_a_key_deleted_then_written_again_is_there() -> None:
 
 
 def test_deleting_a_missing_key_fails_and_holds_nothing() -> None:
-    view = view_of({}, 0)
+    view = view_of(Table(), 0)
 
     with pytest.raises(KeyError):
         del view["nothing"]
@@ -207,7 +227,7 @@ def test_deleting_a_missing_key_fails_and_holds_nothing() -> None:
 def test_a_view_iterates_only_its_partition() -> None:
     mine = keys_on(3, 3)
     others = keys_on(0, 2) + keys_on(1, 2)
-    table = dict.fromkeys(mine + others, Stamped(0, 0))
+    table = Table(dict.fromkeys(mine + others, Stamped(0, 0)))
     view = view_of(table, 3)
     held = keys_on(3, 5)[3:]  # two more keys of partition 3, not yet in the table
 
@@ -223,7 +243,7 @@ def test_a_view_iterates_only_its_partition() -> None:
 def test_a_key_says_which_inputs_it_already_has_the_effect_of() -> None:
     """After a crash, a record read again is applied only to keys its step did not store."""
     a, b = keys_on(0, 2)
-    table = {a: Stamped(10, 1)}
+    table = Table({a: Stamped(10, 1)})
     view = view_of(table, 0)
 
     assert view.applied(a, 9)
