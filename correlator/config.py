@@ -188,7 +188,7 @@ _WORKER_OPTIONS: list[tuple[str, str, Callable[[str], object], str]] = [
     ("--topology-check-interval", "5s", duration, "how often the topology file is checked"),
     ("--fetch-max-wait", "50ms", duration, "longest a fetch waits for records"),
     ("--batch-size", str(_W.batch_size), positive_int, "most records an agent takes at once"),
-    ("--batch-wait", "5ms", duration, "longest an agent waits for a batch to fill"),
+    ("--batch-wait", "20ms", duration, "longest an agent (and the producer) waits to batch"),
     ("--session-timeout", "10s", duration, "how long the group waits for a silent worker"),
     ("--web-port", str(_W.web_port), port, "port of /metrics"),
     ("--web-host", _W.web_host, str, "address the web server binds"),
@@ -217,7 +217,7 @@ def worker_settings(args: argparse.Namespace) -> WorkerSettings:
         msg = f"--security-protocol: expected one of {expected}, got {args.security_protocol!r}"
         raise SettingsError(msg)
     if args.batch_wait <= 0:
-        msg = f"--batch-wait: expected a duration above 0, such as 5ms, got {args.batch_wait}s"
+        msg = f"--batch-wait: expected a duration above 0, such as 20ms, got {args.batch_wait}s"
         raise SettingsError(msg)
     return WorkerSettings(
         **{flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_"))

@@ -38,7 +38,7 @@ from correlator.settings import CoreSettings
 from correlator.stages import Change, CorrelationStage, DedupStage, Tally
 from correlator.stream import compat, store, web
 from correlator.stream.connection import bootstrap_servers, credentials
-from correlator.stream.merge import Merge, arrived_key, expired_key, offer
+from correlator.stream.merge import ChangeKey, Merge, arrived_key, expired_key, offer
 from correlator.stream.metrics import Readings, WorkerMetrics
 from correlator.stream.records import (
     AlertBatch,
@@ -258,18 +258,31 @@ class Worker:
                 await self.by_fingerprint.send(value=value, partition=partition)
 
     async def _dedup_batch(self, events: list[EventT[bytes]]) -> None:
-        sent: list[Awaitable[RecordMetadata]] = []
+        """One change batch per partition read and partition written, for the whole batch."""
         stages = _PerPartition(self._dedup_stage, _second)
+        changes: dict[int, list[tuple[ChangeKey, Change]]] = defaultdict(list)
+        received: dict[int, float] = {}
+        clocks: dict[int, tuple[float, float]] = {}  # partition: its clock before, and now
         for event in events:
             offset = event.message.offset
             stage, view = stages.at(event.message.partition, offset)
-            sent += await self._dedup_step(stage, view, offset, alert_batch_from(event.value))
+            partition = view.partition
+            before = clocks.get(partition, (stage.now, stage.now))[0]
+            made, earliest = self._dedup_step(stage, view, offset, alert_batch_from(event.value))
+            changes[partition] += made
+            if earliest is not None:
+                received[partition] = min(received.get(partition, earliest), earliest)
+            clocks[partition] = before, stage.now
+        sent: list[Awaitable[RecordMetadata]] = []
+        for partition, (before, now) in clocks.items():
+            step = ChangeBatch(partition, now, changes[partition], received.get(partition))
+            sent += await self._send_changes(step, moved=now > before)
         await _stored(sent, stages.written())
 
-    async def _dedup_step(
+    def _dedup_step(
         self, stage: DedupStage, view: PartitionView[AlertState], offset: int, batch: AlertBatch
-    ) -> list[Awaitable[RecordMetadata]]:
-        before = stage.now
+    ) -> tuple[list[tuple[ChangeKey, Change]], float | None]:
+        """The changes one record makes, and the earliest receipt of the alerts that made them."""
         changes = [(expired_key(change), change) for change in stage.advance(batch.at)]
         received = None
         for index, alert in batch.alerts:
@@ -279,8 +292,7 @@ class Worker:
             changes += [(arrived_key(c.at, batch.offset, index), c) for c in arrived]
             if arrived and (received is None or alert.received_at < received):
                 received = alert.received_at
-        step = ChangeBatch(view.partition, stage.now, changes, received)
-        return await self._send_changes(step, moved=stage.now > before)
+        return changes, received
 
     async def _send_changes(
         self, step: ChangeBatch, *, moved: bool
@@ -542,7 +554,7 @@ def _faust_app(settings: WorkerSettings, max_body_bytes: int) -> faust.App:
         "broker_rebalance_timeout": max(10.0, settings.session_timeout * 2),
         "broker_request_timeout": max(30.0, settings.session_timeout * 2),
         "broker_commit_interval": 0.5,
-        "producer_linger": 0.0,
+        "producer_linger": settings.batch_wait,
         "key_serializer": "raw",
         "value_serializer": "raw",
         "web_enabled": True,

@@ -39,8 +39,8 @@ class WorkerSettings:
     """Longest a fetch waits for records (``correlator.stream.compat`` says why it is short)."""
     batch_size: int = 500
     """Most records an agent takes in one step: their outputs are acknowledged together."""
-    batch_wait: float = 0.005
-    """Longest an agent waits for a batch to fill before it processes what it has."""
+    batch_wait: float = 0.02
+    """Longest an agent waits for a batch to fill, and the producer for records to send together."""
     session_timeout: float = 10.0
     """How long the group waits for a silent worker before handing its partitions on."""
     web_port: int = 6066

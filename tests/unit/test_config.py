@@ -56,7 +56,7 @@ def test_a_batch_wait_of_zero_is_refused_as_it_would_hold_records_until_a_batch_
     with pytest.raises(SettingsError, match=r"--batch-wait: expected a duration above 0"):
         settings("--topology", "t.yaml", "--batch-wait", "0ms")
 
-    assert settings("--topology", "t.yaml", "--batch-wait", "20ms").batch_wait == 0.02
+    assert settings("--topology", "t.yaml", "--batch-wait", "30ms").batch_wait == 0.03
 
 
 @pytest.mark.parametrize("protocol", ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "sasl_ssl"])
