@@ -8,7 +8,7 @@ Confidence is the share of the incident's alerting nodes it explains, itself
 included: 1.0 when everything alerting sits on top of it.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -56,11 +56,3 @@ def rank(topology: Topology, business_service: str, suspects: Sequence[Suspect])
 
 
 _order = itemgetter(0)
-
-
-def suspects_of(starts: Mapping[str, Sequence[tuple[float, str]]]) -> list[Suspect]:
-    """Build suspects from ``node -> [(starts_at, fingerprint), ...]``."""
-    return [
-        Suspect(node, min(alerts)[0], tuple(sorted(fp for _, fp in alerts)))
-        for node, alerts in sorted(starts.items())
-    ]
