@@ -39,13 +39,17 @@ class Candidate(NamedTuple):
 
 def rank(topology: Topology, business_service: str, suspects: Sequence[Suspect]) -> list[Candidate]:
     """Candidates best first; empty when there are no suspects."""
+    if len(suspects) == 1:
+        # A lone suspect explains nothing else and everything: no graph question to ask.
+        only = suspects[0]
+        return [Candidate(only.node, topology.nodes[only.node].kind, 1.0, (), only.fingerprints)]
     alerting = frozenset(s.node for s in suspects)
     share = len(alerting)
     ancestors, path, nodes = topology.ancestors, topology.path, topology.nodes
     ranked = []
     for suspect in suspects:
         node = suspect.node
-        explains = tuple(sorted(ancestors(node) & alerting)) if share > 1 else ()
+        explains = tuple(sorted(ancestors(node) & alerting))
         order = (-len(explains), -len(path(node, business_service)), suspect.first_start, node)
         confidence = round((len(explains) + 1) / share, 3)
         candidate = Candidate(node, nodes[node].kind, confidence, explains, suspect.fingerprints)
