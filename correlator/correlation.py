@@ -40,9 +40,9 @@ from operator import attrgetter
 from typing import NamedTuple
 
 from correlator.event import Assessment, EventType, ImpactEvent, build_event
-from correlator.health import Health, worst
+from correlator.health import RANK, Health, worst
 from correlator.impact import propagate
-from correlator.rootcause import rank, suspects_of
+from correlator.rootcause import Suspect, rank
 from correlator.settings import CoreSettings
 from correlator.topology import Topology
 
@@ -269,14 +269,29 @@ def _event(
 def _assessment(
     service: str, alerts: Mapping[str, IncidentAlert], topology: Topology, settings: CoreSettings
 ) -> Assessment:
+    chronological = sorted(alerts.values(), key=_chronological)
     node_health: dict[str, Health] = {}
-    starts: dict[str, list[tuple[float, str]]] = {}
-    for alert in alerts.values():
-        node_health[alert.node] = worst(node_health.get(alert.node, Health.OK), alert.health)
-        if alert.health is not Health.OK:
-            starts.setdefault(alert.node, []).append((alert.starts_at, alert.fingerprint))
+    firsts: dict[str, float] = {}
+    fingerprints: dict[str, list[str]] = {}
+    for alert in chronological:
+        node, health = alert.node, alert.health
+        known = node_health.get(node)
+        if known is None or RANK[health] > RANK[known]:
+            node_health[node] = health
+        if health is Health.OK:
+            continue
+        found = fingerprints.get(node)
+        if found is None:
+            # In start order, a node's first hurting alert is its first start.
+            firsts[node] = alert.starts_at
+            fingerprints[node] = [alert.fingerprint]
+        else:
+            found.append(alert.fingerprint)
     propagation = propagate(topology, service, node_health)
-    candidates = rank(topology, service, suspects_of(starts))
+    suspects = [
+        Suspect(node, firsts[node], tuple(sorted(fps))) for node, fps in fingerprints.items()
+    ]
+    candidates = rank(topology, service, suspects)
     criticality = topology.nodes[service].criticality or 4
     return Assessment(
         status=propagation.status,
@@ -284,7 +299,7 @@ def _assessment(
         candidates=tuple(candidates),
         path=topology.path(candidates[0].node, service) if candidates else (),
         affected=propagation.affected,
-        alerts=tuple(sorted(alerts.values(), key=_chronological)),
+        alerts=tuple(chronological),
     )
 
 

@@ -53,23 +53,28 @@ def _spans(
     the business service), and the status is the worst hurting health unless a group
     on the way holds a *down* back to degraded. Equal to ``_walk``, which a test checks.
     """
-    spans = [
-        span
-        for node_id, health in alerting.items()
-        if health is not Health.OK and (span := _span(topology, node_id, business_service)).nodes
-    ]
+    spans = []
+    down = []
+    falls = False
+    for node_id, health in alerting.items():
+        if health is Health.OK:
+            continue
+        span = _span(topology, node_id, business_service)
+        if not span.nodes:
+            continue
+        spans.append(span)
+        if health is Health.DOWN:
+            down.append(span)
+            falls = falls or span.falls
     if not spans:
         return Propagation(Health.OK, ())
-    down = [span for span in spans if alerting[span.node] is Health.DOWN]
-    if any(span.falls for span in down) or (
-        len(down) > 1 and _falls(topology, business_service, down, order)
-    ):
+    if falls or (len(down) > 1 and _falls(topology, business_service, down, order)):
         status = Health.DOWN
     else:
         status = Health.DEGRADED
     if len(spans) == 1:
         return Propagation(status, spans[0].ordered)
-    return Propagation(status, tuple(sorted(frozenset().union(*(s.nodes for s in spans)))))
+    return Propagation(status, tuple(sorted(set().union(*(span.nodes for span in spans)))))
 
 
 class _Span(NamedTuple):

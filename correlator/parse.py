@@ -159,38 +159,45 @@ class AlertParser:
             )
         else:
             for index, alert in enumerate(alerts):
-                self._parse_alert(alert, f"{where}alerts[{index}]", received_at, ALERTMANAGER, out)
+                self._parse_alert(alert, (where, index), received_at, ALERTMANAGER, out)
             return
         out.rejections.append(Rejection(*problem, payload if where else None))
 
     def _parse_alert(
-        self, raw: object, where: str, received_at: float | None, source_format: str, out: Parsed
+        self,
+        raw: object,
+        where: str | tuple[str, int],
+        received_at: float | None,
+        source_format: str,
+        out: Parsed,
     ) -> None:
+        """``where`` names the alert in errors; ``(payload where, index)`` for an alert of a
+        payload, spelt out only when it is rejected (most alerts are not)."""
         try:
-            out.alerts.append(self._alert(raw, where, received_at, source_format))
+            out.alerts.append(self._alert(raw, received_at, source_format))
         except _Invalid as invalid:
-            out.rejections.append(Rejection(invalid.reason, invalid.error, raw))
+            if isinstance(where, tuple):
+                where = f"{where[0]}alerts[{where[1]}]"
+            out.rejections.append(Rejection(invalid.reason, where + invalid.error, raw))
 
-    def _alert(
-        self, raw: object, where: str, received_at: float | None, source_format: str
-    ) -> Alert:
+    def _alert(self, raw: object, received_at: float | None, source_format: str) -> Alert:
+        """Errors raised here say where in the alert, after its own name (``.labels: ...``)."""
         if not isinstance(raw, dict):
             raise _Invalid(
-                RejectReason.WRONG_TYPE, f"{where}: expected an object, got {type(raw).__name__}"
+                RejectReason.WRONG_TYPE, f": expected an object, got {type(raw).__name__}"
             )
         labels = raw.get("labels")
         if not isinstance(labels, dict):
-            raise _missing_or_wrong(raw, "labels", where, "an object of strings")
+            raise _missing_or_wrong(raw, "labels", "an object of strings")
+        items = tuple(labels.items())
         try:
-            fingerprint_ = self._checked_fingerprint(tuple(labels.items()))
+            fingerprint_ = self._checked_fingerprint(items)
         except TypeError:
-            fingerprint_ = self._check_labels(tuple(labels.items()), where)
-        except _Invalid as invalid:
-            raise _Invalid(invalid.reason, f"{where}.{invalid.error}") from None
-        annotations = _string_map(raw.get("annotations", {}), where, "annotations")
-        starts_at = _time(raw, "startsAt", where, required=received_at is None)
-        ends_at = _time(raw, "endsAt", where, required=False)
-        firing = _firing(raw, where, source_format, ends_at, received_at or starts_at)
+            fingerprint_ = self._check_labels(items)
+        annotations = _string_map(raw.get("annotations", {}), "annotations")
+        starts_at = _time(raw, "startsAt", required=received_at is None)
+        ends_at = _time(raw, "endsAt", required=False)
+        firing = _firing(raw, source_format, ends_at, received_at or starts_at)
         if starts_at is None:
             starts_at = received_at if received_at is not None else 0.0
         if received_at is None:
@@ -208,32 +215,31 @@ class AlertParser:
             source_format=source_format,
         )
 
-    def _check_labels(self, items: tuple[tuple[str, str], ...], where: str = "") -> str:
-        prefix = f"{where}." if where else ""
+    def _check_labels(self, items: tuple[tuple[str, str], ...]) -> str:
         if len(items) > self.limits.max_labels:
             raise _Invalid(
                 RejectReason.LABEL_TOO_LARGE,
-                f"{prefix}labels: {len(items)} labels exceed max_labels={self.limits.max_labels}",
+                f".labels: {len(items)} labels exceed max_labels={self.limits.max_labels}",
             )
         for name, value in items:
             if not isinstance(value, str):
                 raise _Invalid(
                     RejectReason.WRONG_TYPE,
-                    f"{prefix}labels.{name}: expected a string, got {type(value).__name__}",
+                    f".labels.{name}: expected a string, got {type(value).__name__}",
                 )
             if len(name.encode()) > self.limits.max_label_bytes or (
                 len(value.encode()) > self.limits.max_label_bytes
             ):
                 raise _Invalid(
                     RejectReason.LABEL_TOO_LARGE,
-                    f"{prefix}labels.{name[:64]}: longer than max_label_bytes="
+                    f".labels.{name[:64]}: longer than max_label_bytes="
                     f"{self.limits.max_label_bytes}",
                 )
         labels = dict(items)
         if not any(labels.values()):
             raise _Invalid(
                 RejectReason.MISSING_FIELD,
-                f"{prefix}labels: at least one label with a non-empty value is required",
+                ".labels: at least one label with a non-empty value is required",
             )
         return fingerprint(labels)
 
@@ -244,43 +250,43 @@ def _alert_count(item: object) -> int:
     return 1
 
 
-def _missing_or_wrong(raw: Mapping[str, object], key: str, where: str, expected: str) -> _Invalid:
+def _missing_or_wrong(raw: Mapping[str, object], key: str, expected: str) -> _Invalid:
     if key not in raw:
-        return _Invalid(RejectReason.MISSING_FIELD, f"{where}.{key}: missing")
+        return _Invalid(RejectReason.MISSING_FIELD, f".{key}: missing")
     return _Invalid(
         RejectReason.WRONG_TYPE,
-        f"{where}.{key}: expected {expected}, got {type(raw[key]).__name__}",
+        f".{key}: expected {expected}, got {type(raw[key]).__name__}",
     )
 
 
-def _string_map(value: object, where: str, key: str) -> Mapping[str, str]:
+def _string_map(value: object, key: str) -> Mapping[str, str]:
     if not isinstance(value, dict):
         raise _Invalid(
             RejectReason.WRONG_TYPE,
-            f"{where}.{key}: expected an object of strings, got {type(value).__name__}",
+            f".{key}: expected an object of strings, got {type(value).__name__}",
         )
     for name, item in value.items():
         if not isinstance(item, str):
             raise _Invalid(
                 RejectReason.WRONG_TYPE,
-                f"{where}.{key}.{name}: expected a string, got {type(item).__name__}",
+                f".{key}.{name}: expected a string, got {type(item).__name__}",
             )
     return value
 
 
-def _time(raw: Mapping[str, object], key: str, where: str, *, required: bool) -> float | None:
+def _time(raw: Mapping[str, object], key: str, *, required: bool) -> float | None:
     value = raw.get(key)
     if value is None or value == ALERTMANAGER_UNSET or value == "":
         if required:
             raise _Invalid(
                 RejectReason.MISSING_FIELD,
-                f"{where}.{key}: missing (needed to place the alert in time without an envelope)",
+                f".{key}: missing (needed to place the alert in time without an envelope)",
             )
         return None
     try:
         return _instant(value) if isinstance(value, str) else parse_timestamp(value)
     except TimestampError as error:
-        raise _Invalid(RejectReason.BAD_TIMESTAMP, f"{where}.{key}: {error}") from None
+        raise _Invalid(RejectReason.BAD_TIMESTAMP, f".{key}: {error}") from None
 
 
 @lru_cache(maxsize=_LABEL_CACHE_SIZE)
@@ -291,7 +297,6 @@ def _instant(text: str) -> float:
 
 def _firing(
     raw: Mapping[str, object],
-    where: str,
     source_format: str,
     ends_at: float | None,
     reference: float | None,
@@ -306,7 +311,7 @@ def _firing(
         # Generic senders may omit status: an end in the past means resolved.
         return ends_at is None or reference is None or ends_at > reference
     if status is None:
-        raise _Invalid(RejectReason.MISSING_FIELD, f"{where}.status: missing")
+        raise _Invalid(RejectReason.MISSING_FIELD, ".status: missing")
     raise _Invalid(
-        RejectReason.BAD_VALUE, f"{where}.status: expected 'firing' or 'resolved', got {status!r}"
+        RejectReason.BAD_VALUE, f".status: expected 'firing' or 'resolved', got {status!r}"
     )

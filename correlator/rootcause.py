@@ -8,7 +8,8 @@ Confidence is the share of the incident's alerting nodes it explains, itself
 included: 1.0 when everything alerting sits on top of it.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from operator import itemgetter
 from typing import NamedTuple
 
 from correlator.topology import Topology
@@ -38,49 +39,24 @@ class Candidate(NamedTuple):
 
 def rank(topology: Topology, business_service: str, suspects: Sequence[Suspect]) -> list[Candidate]:
     """Candidates best first; empty when there are no suspects."""
-    standing = _standing(topology, business_service, frozenset(s.node for s in suspects))
-    ranked = sorted(suspects, key=lambda s: (*standing[s.node].order, s.first_start, s.node))
-    return [
-        Candidate(
-            node=suspect.node,
-            kind=(place := standing[suspect.node]).kind,
-            confidence=place.confidence,
-            explains=place.explains,
-            fingerprints=suspect.fingerprints,
-        )
-        for suspect in ranked
-    ]
+    if len(suspects) == 1:
+        # A lone suspect explains nothing else and everything: no graph question to ask.
+        only = suspects[0]
+        return [Candidate(only.node, topology.nodes[only.node].kind, 1.0, (), only.fingerprints)]
+    alerting = frozenset(s.node for s in suspects)
+    share = len(alerting)
+    ancestors, path, nodes = topology.ancestors, topology.path, topology.nodes
+    ranked = []
+    for suspect in suspects:
+        node = suspect.node
+        explains = tuple(sorted(ancestors(node) & alerting))
+        order = (-len(explains), -len(path(node, business_service)), suspect.first_start, node)
+        confidence = round((len(explains) + 1) / share, 3)
+        candidate = Candidate(node, nodes[node].kind, confidence, explains, suspect.fingerprints)
+        ranked.append((order, candidate))
+    # Explains more first, then deeper first, then the earlier start, then the node id.
+    ranked.sort(key=_order)
+    return [candidate for _, candidate in ranked]
 
 
-class _Standing(NamedTuple):
-    """What ranking knows of an alerting node from the graph alone, before any start time."""
-
-    order: tuple[int, int]
-    """Explains more first, then deeper first."""
-    kind: str
-    confidence: float
-    explains: tuple[str, ...]
-
-
-def _standing(
-    topology: Topology, business_service: str, alerting: frozenset[str]
-) -> dict[str, _Standing]:
-    standing = {}
-    for node_id in alerting:
-        explains = tuple(sorted(topology.ancestors(node_id) & alerting))
-        depth = len(topology.path(node_id, business_service))
-        standing[node_id] = _Standing(
-            (-len(explains), -depth),
-            topology.nodes[node_id].kind,
-            round((len(explains) + 1) / len(alerting), 3),
-            explains,
-        )
-    return standing
-
-
-def suspects_of(starts: Mapping[str, Sequence[tuple[float, str]]]) -> list[Suspect]:
-    """Build suspects from ``node -> [(starts_at, fingerprint), ...]``."""
-    return [
-        Suspect(node, min(alerts)[0], tuple(sorted(fp for _, fp in alerts)))
-        for node, alerts in sorted(starts.items())
-    ]
+_order = itemgetter(0)

@@ -112,11 +112,14 @@ class _Stage(Generic[State, Output]):
     def advance(self, now: float) -> list[Output]:
         """Run every timer due up to ``now``, each at its own due time."""
         out: list[Output] = []
-        while (entry := self._timers.pop_due(now)) is not None:
+        timers = self._timers
+        while (entry := timers.pop_due(now)) is not None:
             due, key = entry
-            self.now = max(self.now, due)
+            if due > self.now:
+                self.now = due
             out += self._fire(key)
-        self.now = max(self.now, now)
+        if now > self.now:
+            self.now = now
         return out
 
     def _due(self, state: State) -> float | None:
@@ -130,10 +133,11 @@ class DedupStage(_Stage[dedup.AlertState, Change]):
     def receive(self, alerts: Iterable[Alert], at: float) -> list[Change]:
         """Notifications that arrived at ``at``, after the timers due by then."""
         changes = self.advance(at)
+        received, states, now, settings = self.tally.received, self.states, self.now, self.settings
         for alert in alerts:
-            self.tally.received[alert.source_format] += 1
-            previous = self.states.get(alert.fingerprint)
-            step = dedup.observe(previous, alert, self.now, self.settings)
+            received[alert.source_format] += 1
+            previous = states.get(alert.fingerprint)
+            step = dedup.observe(previous, alert, now, settings)
             changes += self._store(alert.fingerprint, previous, step)
         return changes
 

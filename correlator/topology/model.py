@@ -72,13 +72,23 @@ class Topology:
         self.relatives: Callable[[str], frozenset[str]] = lru_cache(_CACHE_SIZE)(self._relatives)
         """Nodes whose alerts may join an incident with this node's: one needs the other,
         directly or not, or some node directly needs both."""
+        self._matched: Callable[[tuple[tuple[str, str], ...]], str | None] = lru_cache(_CACHE_SIZE)(
+            self._match
+        )
 
     def __len__(self) -> int:
         return len(self.nodes)
 
     def match(self, labels: Mapping[str, str]) -> str | None:
-        """The node an alert with these labels is about, if any."""
-        return self._index.match(labels)
+        """The node an alert with these labels is about, if any.
+
+        Memoised on the label pairs: every state change of an alert asks again, and the
+        answer does not depend on their order (the most specific selector wins).
+        """
+        return self._matched(tuple(labels.items()))
+
+    def _match(self, items: tuple[tuple[str, str], ...]) -> str | None:
+        return self._index.match(dict(items))
 
     def business_services(self) -> Iterator[Node]:
         return (node for node in self.nodes.values() if node.kind is Kind.BUSINESS_SERVICE)
