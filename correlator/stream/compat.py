@@ -1,4 +1,4 @@
-"""Two adjustments to Faust's Kafka consumer, correct on Apache Kafka and needed on Tansu.
+"""Three adjustments to Faust's Kafka consumer, correct on Apache Kafka, needed on Tansu or by us.
 
 1. End offsets from the Fetch response. Faust recovers a table by reading its
    changelog up to the partition's end offset, which it asks for with ListOffsets.
@@ -12,6 +12,12 @@
    ends, which put up to 1.5 s on every hop of the pipeline. The wait is a
    setting here (``--fetch-max-wait``).
 
+3. Stream partitions resumed only once sought. When recovery ends, Faust resumes the
+   agents' partitions and then seeks them to their committed offsets. Records fetched
+   in between reached the agents, and the seek left Faust believing it had read past
+   the next few: a restarted worker skipped them (``test_crash``, repeated kills).
+   The resume of stream partitions now waits for the seek that follows it.
+
 And two reaches into Faust's consumer for a broker that lost its topics (the
 embedded one keeps them in memory; Apache Kafka does not lose them), which Faust
 has no API for: ``forget_offsets``, because Faust drops every record at an offset
@@ -20,7 +26,7 @@ below the last one it read, and a topic made again starts at offset 0; and
 at the next periodic metadata refresh (minutes).
 """
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import aiokafka
@@ -61,6 +67,33 @@ def install(fetch_max_wait: float) -> None:
         ("_auth", auth),
     ]:
         setattr(thread, name, patched)
+    _resume_streams_after_seek(faust_aiokafka.Consumer)
+
+
+def _resume_streams_after_seek(consumer_class: Any) -> None:
+    """Resuming a stream partition waits for the next seek to committed offsets."""
+    resume = getattr(consumer_class, "_correlator_resume", consumer_class.resume_partitions)
+    seek = getattr(consumer_class, "_correlator_seek", consumer_class.perform_seek)
+
+    def resume_partitions(self: Any, tps: Iterable[Any]) -> None:
+        tps = set(tps)
+        streams = {tp for tp in tps if not self._is_changelog_tp(tp)}
+        self._correlator_deferred = getattr(self, "_correlator_deferred", set()) | streams
+        resume(self, tps - streams)
+
+    async def perform_seek(self: Any) -> None:
+        await seek(self)
+        deferred: set[Any] = getattr(self, "_correlator_deferred", set())
+        self._correlator_deferred = set()
+        resume(self, deferred & set(self.assignment()))
+
+    for name, patched in [
+        ("_correlator_resume", resume),
+        ("_correlator_seek", seek),
+        ("resume_partitions", resume_partitions),
+        ("perform_seek", perform_seek),
+    ]:
+        setattr(consumer_class, name, patched)
 
 
 async def fetched_end_offsets(

@@ -116,13 +116,6 @@ def test_a_worker_killed_mid_stream_and_started_again_loses_no_impact(
     print(f"killed after {len(before)} of {len(expected)} events; {len(repeats)} written twice")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open bug: the restarted worker sometimes skips a range of repartition records "
-    "(seen: offsets 57-64 of each alerts-by-fingerprint partition, read right after recovery, "
-    "as Faust resumes stream partitions before it seeks them to the committed offsets), so "
-    "re-notifications are lost and alerts resolve early; about 1 run in 4",
-)
 def test_a_worker_killed_again_and_again_through_a_backlog_loses_no_impact(
     broker: Broker, tmp_path: Path, record_property: Callable[[str, object], None]
 ) -> None:
