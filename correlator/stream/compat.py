@@ -82,10 +82,12 @@ def _resume_streams_after_seek(consumer_class: Any) -> None:
         resume(self, tps - streams)
 
     async def perform_seek(self: Any) -> None:
-        await seek(self)
-        deferred: set[Any] = getattr(self, "_correlator_deferred", set())
-        self._correlator_deferred = set()
-        resume(self, deferred & set(self.assignment()))
+        try:
+            await seek(self)
+        finally:  # a seek that failed or was cut short must not leave the partitions paused
+            deferred: set[Any] = getattr(self, "_correlator_deferred", set())
+            self._correlator_deferred = set()
+            resume(self, deferred & set(self.assignment()))
 
     for name, patched in [
         ("_correlator_resume", resume),
