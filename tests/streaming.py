@@ -175,13 +175,8 @@ class WorkerProcess:
         return self.log.read_text(errors="replace")
 
 
-def produce(
-    broker: Broker, topic: str, records: Sequence[tuple[bytes, float | None]], pace: float = 0.0
-) -> None:
-    """Send ``(value, timestamp seconds or None)`` records, in order, and wait for the acks.
-
-    With ``pace``, each record is acknowledged, then the next sent ``pace`` seconds later.
-    """
+def produce(broker: Broker, topic: str, records: Sequence[tuple[bytes, float | None]]) -> None:
+    """Send ``(value, timestamp seconds or None)`` records, in order, and wait for the acks."""
 
     async def send() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
@@ -189,10 +184,7 @@ def produce(
         try:
             for value, at in records:
                 stamp = round(at * 1000) if at is not None else None
-                sent = await producer.send(topic, value, timestamp_ms=stamp)
-                if pace:
-                    await sent
-                    await asyncio.sleep(pace)
+                await producer.send(topic, value, timestamp_ms=stamp)
             await producer.flush()
         finally:
             await producer.stop()

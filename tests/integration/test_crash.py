@@ -9,7 +9,6 @@ the restart, nothing made up. On the event clock replay's output is what one wor
 that never dies writes (``test_parity``), so any difference is the crash's doing.
 """
 
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -89,16 +88,15 @@ def test_a_worker_killed_mid_stream_and_started_again_loses_no_impact(
 
     names = Names.fresh()
     env = worker_env(broker, names, sample / "topology.yaml", tmp_path / "data", clock="event")
-    worker = WorkerProcess(env, tmp_path / "worker-1.log")
-    # Paced, so that the kill lands mid-stream however fast the worker is.
-    sending = threading.Thread(target=produce, args=(broker, names.raw, first_part, 0.02))
+    # One record at a time, slower, so that the kill lands mid-stream; the restarted
+    # worker takes its default batches.
+    worker = WorkerProcess({**env, "CORRELATOR_BATCH_SIZE": "1"}, tmp_path / "worker-1.log")
     try:
         worker.wait_ready()
-        sending.start()
+        produce(broker, names.raw, first_part)
         consume(broker, names.impacts, at_least=kill_after, idle=0)
     finally:
         worker.kill()
-        sending.join()
     before = consume(broker, names.impacts, at_least=kill_after, idle=1)
     assert kill_after <= len(before) < during_first_half, "the kill did not land mid-stream"
 
