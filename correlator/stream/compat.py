@@ -1,4 +1,4 @@
-"""Three adjustments to Faust's Kafka consumer, correct on Apache Kafka, needed on Tansu or by us.
+"""Four adjustments to Faust's Kafka consumer, correct on Apache Kafka, needed on Tansu or by us.
 
 1. End offsets from the Fetch response. Faust recovers a table by reading its
    changelog up to the partition's end offset, which it asks for with ListOffsets.
@@ -17,6 +17,15 @@
    in between reached the agents, and the seek left Faust believing it had read past
    the next few: a restarted worker skipped them (``test_crash``, repeated kills).
    The resume of stream partitions now waits for the seek that follows it.
+4. Fetch only from partitions active when the fetch starts. Faust hands the consumer
+   thread its live set of active partitions, and drops what comes back for a partition
+   no longer in it. aiokafka reads an empty set as "every partition". When a rebalance
+   paused everything while a fetch was on its way, the fetch returned the records of
+   all partitions, Faust dropped them, and aiokafka's position had moved past them:
+   the partition stalled (or lost records) until the next rebalance. Seen in one
+   takeover out of three on a loaded machine, as a survivor that never read its raw
+   partition again. The thread now fetches from a copy of the set, and from nothing
+   when it is empty.
 
 And two reaches into Faust's consumer for a broker that lost its topics (the
 embedded one keeps them in memory; Apache Kafka does not lose them), which Faust
@@ -60,14 +69,45 @@ def install(fetch_max_wait: float) -> None:
             conf.broker_credentials, conf.ssl_context
         )
 
-    for name, patched in [
-        ("_correlator_create", create),
-        ("_create_worker_consumer", create_worker_consumer),
-        ("_highwaters", highwaters),
-        ("_auth", auth),
-    ]:
-        setattr(thread, name, patched)
+    _patch(
+        thread,
+        {
+            "_correlator_create": create,
+            "_create_worker_consumer": create_worker_consumer,
+            "_highwaters": highwaters,
+            "_auth": auth,
+        },
+    )
+    _fetch_from_active_only(thread)
     _resume_streams_after_seek(faust_aiokafka.Consumer)
+
+
+def _patch(cls: Any, methods: Mapping[str, Any]) -> None:
+    for name, method in methods.items():
+        setattr(cls, name, method)
+
+
+def _fetch_from_active_only(thread_class: Any) -> None:
+    """A fetch reads the partitions active when it starts, and none if none are."""
+    fetch = getattr(thread_class, "_correlator_fetch", thread_class._fetch_records)
+
+    async def fetch_records(
+        self: Any,
+        consumer: aiokafka.AIOKafkaConsumer,
+        active_partitions: Collection[Any] | None,
+        timeout: float | None = None,
+        max_records: int | None = None,
+    ) -> Mapping[Any, Any]:
+        if active_partitions is not None:
+            active_partitions = set(active_partitions)
+            if not active_partitions:
+                return {}
+        fetched: Mapping[Any, Any] = await fetch(
+            self, consumer, active_partitions, timeout=timeout, max_records=max_records
+        )
+        return fetched
+
+    _patch(thread_class, {"_correlator_fetch": fetch, "_fetch_records": fetch_records})
 
 
 def _resume_streams_after_seek(consumer_class: Any) -> None:
@@ -89,13 +129,15 @@ def _resume_streams_after_seek(consumer_class: Any) -> None:
             self._correlator_deferred = set()
             resume(self, deferred & set(self.assignment()))
 
-    for name, patched in [
-        ("_correlator_resume", resume),
-        ("_correlator_seek", seek),
-        ("resume_partitions", resume_partitions),
-        ("perform_seek", perform_seek),
-    ]:
-        setattr(consumer_class, name, patched)
+    _patch(
+        consumer_class,
+        {
+            "_correlator_resume": resume,
+            "_correlator_seek": seek,
+            "resume_partitions": resume_partitions,
+            "perform_seek": perform_seek,
+        },
+    )
 
 
 async def fetched_end_offsets(
