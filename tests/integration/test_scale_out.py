@@ -57,12 +57,6 @@ def service_partition(event: bytes) -> int:
     return partition_of(orjson.loads(event)["business_service"]["id"], PARTITIONS)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open bug, rarer now: in 1 of 3 clean-clone CI runs the survivor of a SIGTERM "
-    "takeover wrote nothing more for the service of a partition it took over (0 of 15 "
-    "local runs); not found yet",
-)
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
 def test_two_workers_split_the_partitions_and_one_takes_over_when_the_other_stops(
     broker: Broker, tmp_path: Path, how: str
