@@ -28,6 +28,7 @@ import faust
 from faust.types import TP, EventT, FutureMessage, Message, RecordMetadata, StreamT
 
 from correlator import codec
+from correlator.alert import Alert
 from correlator.correlation import ServiceState
 from correlator.deadletter import dead_letter
 from correlator.dedup import AlertState
@@ -42,6 +43,7 @@ from correlator.stream.merge import ChangeKey, Merge, arrived_key, expired_key, 
 from correlator.stream.metrics import Readings, WorkerMetrics
 from correlator.stream.records import (
     AlertBatch,
+    Arrival,
     ChangeBatch,
     alert_batch_from,
     alert_batch_to,
@@ -228,10 +230,30 @@ class Worker:
                 await taking.ack(event)
 
     async def _parse_batch(self, events: list[EventT[bytes]]) -> None:
-        for event in events:
-            await self._parse(event.message)
+        """The batch's alerts to the partitions of their fingerprints: one record a partition.
 
-    async def _parse(self, message: Message) -> None:
+        In event time, when the batch moves the clock, to every partition, so that
+        the dedup stages' timers fire while alerts come to other partitions only.
+        """
+        arrivals: dict[int, list[Arrival]] = defaultdict(list)
+        moved = False
+        at = self._raw_clock
+        for event in events:
+            at, alerts = await self._parse(event.message)
+            moved = moved or at > self._raw_clock
+            self._raw_clock = max(self._raw_clock, at)
+            offset = event.message.offset
+            for index, alert in enumerate(alerts):
+                partition = partition_of(alert.fingerprint, self.settings.partitions)
+                arrivals[partition].append(Arrival(at, offset, index, alert))
+        ticks = moved and self.settings.clock is Clock.EVENT
+        for partition in range(self.settings.partitions):
+            if arrivals.get(partition) or ticks:
+                value = alert_batch_to(AlertBatch(at, arrivals.get(partition, [])))
+                await self.by_fingerprint.send(value=value, partition=partition)
+
+    async def _parse(self, message: Message) -> tuple[float, list[Alert]]:
+        """The message's valid alerts and its arrival time; its bad input to the dead letters."""
         body: bytes = message.value or b""
         received_at = message.timestamp
         parsed = self.parser.parse_body(body, received_at)
@@ -243,19 +265,8 @@ class Worker:
             await self.deadletter.send(key=message.key, value=codec.dumps(letter))
             self.metrics.deadletters.labels(rejection.reason.value).inc()
         if self.settings.clock is Clock.EVENT:
-            moved = received_at > self._raw_clock
-            self._raw_clock = max(self._raw_clock, received_at)
-            at = self._raw_clock
-        else:
-            moved, at = False, time.time()
-        batches = _by_partition(
-            enumerate(parsed.alerts), lambda item: item[1].fingerprint, self.settings.partitions
-        )
-        for partition in range(self.settings.partitions):
-            alerts = batches.get(partition)
-            if alerts or moved:
-                value = alert_batch_to(AlertBatch(at, message.offset, alerts or []))
-                await self.by_fingerprint.send(value=value, partition=partition)
+            return max(self._raw_clock, received_at), parsed.alerts
+        return time.time(), parsed.alerts
 
     async def _dedup_batch(self, events: list[EventT[bytes]]) -> None:
         """One change batch per partition read and partition written, for the whole batch."""
@@ -283,15 +294,18 @@ class Worker:
         self, stage: DedupStage, view: PartitionView[AlertState], offset: int, batch: AlertBatch
     ) -> tuple[list[tuple[ChangeKey, Change]], float | None]:
         """The changes one record makes, and the earliest receipt of the alerts that made them."""
-        changes = [(expired_key(change), change) for change in stage.advance(batch.at)]
+        changes: list[tuple[ChangeKey, Change]] = []
         received = None
-        for index, alert in batch.alerts:
+        for arrival in batch.arrivals:
+            changes += [(expired_key(change), change) for change in stage.advance(arrival.at)]
+            alert = arrival.alert
             if view.applied(alert.fingerprint, offset):
                 continue  # read again after a crash; its effect is in the state already
-            arrived = stage.receive([alert], batch.at)
-            changes += [(arrived_key(c.at, batch.offset, index), c) for c in arrived]
+            arrived = stage.receive([alert], arrival.at)
+            changes += [(arrived_key(c.at, arrival.offset, arrival.position), c) for c in arrived]
             if arrived and (received is None or alert.received_at < received):
                 received = alert.received_at
+        changes += [(expired_key(change), change) for change in stage.advance(batch.at)]
         return changes, received
 
     async def _send_changes(

@@ -1,7 +1,7 @@
 """What travels on the worker's two repartition topics, and which partition a key lives on.
 
-A record carries a batch: all the alerts of one message that belong to one
-partition, or all the changes one step of a dedup stage made for one partition.
+A record carries a batch: all the alerts of one batch of messages that belong to
+one partition, or all the changes one batch of a dedup stage made for one partition.
 One record a batch rather than one a key keeps the per-record cost of the
 broker and of Faust off the hot path. A batch with nothing in it is a tick: it
 moves the receiving stage's clock, so its timers fire.
@@ -25,13 +25,21 @@ def partition_of(key: str, partitions: int) -> int:
     return zlib.crc32(key.encode()) % partitions
 
 
+class Arrival(NamedTuple):
+    at: float
+    """The parser's clock when the message came: its timestamp, or the wall clock."""
+    offset: int
+    """Offset of the message on ``alerts.raw``."""
+    position: int
+    """The alert's position in the message."""
+    alert: Alert
+
+
 class AlertBatch(NamedTuple):
     at: float
-    """Arrival time: the records' timestamp, or the wall clock, as the worker's clock says."""
-    offset: int = -1
-    """Offset of the message on ``alerts.raw`` (-1 for a tick)."""
-    alerts: Sequence[tuple[int, Alert]] = ()
-    """Each alert with its position in the message."""
+    """The parser's clock after the batch: it will send nothing that arrives earlier."""
+    arrivals: Sequence[Arrival] = ()
+    """In the order the messages came."""
 
 
 class ChangeBatch(NamedTuple):
@@ -45,14 +53,17 @@ class ChangeBatch(NamedTuple):
 
 
 def alert_batch_to(batch: AlertBatch) -> bytes:
-    alerts = [[index, codec.alert_to(alert)] for index, alert in batch.alerts]
-    return codec.dumps({"at": batch.at, "offset": batch.offset, "alerts": alerts})
+    arrivals = [[a.at, a.offset, a.position, codec.alert_to(a.alert)] for a in batch.arrivals]
+    return codec.dumps({"at": batch.at, "arrivals": arrivals})
 
 
 def alert_batch_from(data: bytes) -> AlertBatch:
     raw = codec.loads(data)
-    alerts = [(index, codec.alert_from(alert)) for index, alert in raw["alerts"]]
-    return AlertBatch(raw["at"], raw["offset"], alerts)
+    arrivals = [
+        Arrival(at, offset, position, codec.alert_from(alert))
+        for at, offset, position, alert in raw["arrivals"]
+    ]
+    return AlertBatch(raw["at"], arrivals)
 
 
 def change_batch_to(batch: ChangeBatch) -> bytes:

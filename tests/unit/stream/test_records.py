@@ -23,6 +23,7 @@ from correlator.stages import Change
 from correlator.stream.merge import ARRIVED, EXPIRED, Merge
 from correlator.stream.records import (
     AlertBatch,
+    Arrival,
     ChangeBatch,
     alert_batch_from,
     alert_batch_to,
@@ -56,8 +57,14 @@ def changes() -> list[Change]:
 
 
 def test_an_alert_batch_reads_back_as_written() -> None:
-    alerts = parsed_alerts()
-    batch = AlertBatch(T0 + 2, 17, [(index, alert) for index, alert in enumerate(alerts)][1:])
+    first, second, third, fourth = parsed_alerts()
+    arrivals = [
+        Arrival(T0 + 2, 17, 1, second),
+        Arrival(T0 + 2, 17, 2, third),
+        Arrival(T0 + 2.5, 18, 0, fourth),
+        Arrival(T0 + 2.5, 19, 0, first),
+    ]
+    batch = AlertBatch(T0 + 3, arrivals)
 
     assert alert_batch_from(alert_batch_to(batch)) == batch
 
@@ -67,7 +74,7 @@ def test_a_tick_alert_batch_reads_back_as_a_tick() -> None:
 
     back = alert_batch_from(alert_batch_to(tick))
 
-    assert (back.at, back.offset, list(back.alerts)) == (T0 + 0.001, -1, [])
+    assert (back.at, list(back.arrivals)) == (T0 + 0.001, [])
 
 
 def test_a_change_batch_reads_back_with_its_keys() -> None:
