@@ -11,7 +11,6 @@
    answers a long-poll as soon as data arrives; Tansu answers only when the wait
    ends, which put up to 1.5 s on every hop of the pipeline. The wait is a
    setting here (``--fetch-max-wait``).
-
 3. Stream partitions resumed only once sought. When recovery ends, Faust resumes the
    agents' partitions and then seeks them to their committed offsets. Records fetched
    in between reached the agents, and the seek left Faust believing it had read past
@@ -25,7 +24,7 @@
    the partition stalled (or lost records) until the next rebalance. Seen in one
    takeover out of three on a loaded machine, as a survivor that never read its raw
    partition again. The thread now fetches from a copy of the set, and from nothing
-   when it is empty.
+   when it is empty (``tests/integration/test_faust_consumer.py``).
 
 And two reaches into Faust's consumer for a broker that lost its topics (the
 embedded one keeps them in memory; Apache Kafka does not lose them), which Faust
