@@ -91,6 +91,8 @@ class Worker:
         self.parser = AlertParser(core.limits)
         self.on_event = on_event
         self.app = _faust_app(settings, core.limits.max_body_bytes)
+        self._record_limit = self.app.conf.producer_max_request_size // 2
+        """Bytes of a batch record: half what the producer may send, leaving room to spare."""
         self._dedup: dict[int, tuple[DedupStage, PartitionView[AlertState]]] = {}
         self._correlation: dict[int, tuple[CorrelationStage, PartitionView[ServiceState]]] = {}
         self._raw_clock = float("-inf")
@@ -237,7 +239,7 @@ class Worker:
         """
         arrivals: dict[int, list[Arrival]] = defaultdict(list)
         moved = False
-        at = self._raw_clock
+        before = at = self._raw_clock
         for event in events:
             at, alerts = await self._parse(event.message)
             moved = moved or at > self._raw_clock
@@ -249,8 +251,9 @@ class Worker:
         ticks = moved and self.settings.clock is Clock.EVENT
         for partition in range(self.settings.partitions):
             if arrivals.get(partition) or ticks:
-                value = alert_batch_to(AlertBatch(at, arrivals.get(partition, [])))
-                await self.by_fingerprint.send(value=value, partition=partition)
+                batch = AlertBatch(at, arrivals.get(partition, []))
+                for value in alert_batch_to(batch, before, self._record_limit):
+                    await self.by_fingerprint.send(value=value, partition=partition)
 
     async def _parse(self, message: Message) -> tuple[float, list[Alert]]:
         """The message's valid alerts and its arrival time; its bad input to the dead letters."""
@@ -287,7 +290,7 @@ class Worker:
         sent: list[Awaitable[RecordMetadata]] = []
         for partition, (before, now) in clocks.items():
             step = ChangeBatch(partition, now, changes[partition], received.get(partition))
-            sent += await self._send_changes(step, moved=now > before)
+            sent += await self._send_changes(step, before)
         await _stored(sent, stages.written())
 
     def _dedup_step(
@@ -309,19 +312,22 @@ class Worker:
         return changes, received
 
     async def _send_changes(
-        self, step: ChangeBatch, *, moved: bool
+        self, step: ChangeBatch, before: float
     ) -> list[Awaitable[RecordMetadata]]:
-        """A step's changes to the partitions of their services; in event time, the clock to all."""
+        """A step's changes to the partitions of their services; in event time, when the
+        clock moved from ``before``, the clock to all."""
         batches = _by_partition(
             step.changes, lambda item: item[1].service, self.settings.partitions
         )
-        ticks = moved and self.settings.clock is Clock.EVENT
+        ticks = step.at > before and self.settings.clock is Clock.EVENT
         sent = []
         for partition in range(self.settings.partitions):
             batch = batches.get(partition)
             if batch or ticks:
-                value = change_batch_to(step._replace(changes=batch or []))
-                sent.append(await self.by_service.send(value=value, partition=partition))
+                for value in change_batch_to(
+                    step._replace(changes=batch or []), before, self._record_limit
+                ):
+                    sent.append(await self.by_service.send(value=value, partition=partition))
         return sent
 
     async def _correlate_batch(self, events: list[EventT[bytes]]) -> None:
@@ -428,14 +434,14 @@ class Worker:
             if tp.topic == self.by_fingerprint.get_topic_name():
                 dedup = self._dedup.get(tp.partition)
                 due = dedup[0].next_due if dedup else float("-inf")
-                tick = alert_batch_to(AlertBatch(now))
+                [tick] = alert_batch_to(AlertBatch(now), now)
                 channel = self.by_fingerprint
             elif tp.topic == self.by_service.get_topic_name():
                 correlation = self._correlation.get(tp.partition)
                 due = correlation[0].next_due if correlation else float("-inf")
                 if correlation and correlation[0].topology is not self.topology:
                     due = min(due, now)  # a new topology to rebase on: due at once
-                tick = change_batch_to(ChangeBatch(-1, now))
+                [tick] = change_batch_to(ChangeBatch(-1, now), now)
                 channel = self.by_service
             else:
                 continue

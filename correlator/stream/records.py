@@ -6,6 +6,11 @@ One record a batch rather than one a key keeps the per-record cost of the
 broker and of Faust off the hot path. A batch with nothing in it is a tick: it
 moves the receiving stage's clock, so its timers fire.
 
+A batch larger than the producer may send (a storm of big messages) goes as
+several records, in order. Only the last carries the sender's new clock; the
+others carry the clock it had before the batch, which every item in the batch is
+at or after, so the receiver runs no timer early.
+
 The worker chooses partitions itself (``partition_of``) instead of leaving it to
 the producer's partitioner: a batch has no single key, and the stage that reads a
 partition owns exactly the table keys that hash to it.
@@ -14,6 +19,8 @@ partition owns exactly the table keys that hash to it.
 import zlib
 from collections.abc import Sequence
 from typing import Any, NamedTuple
+
+import orjson
 
 from correlator import codec
 from correlator.alert import Alert
@@ -52,9 +59,18 @@ class ChangeBatch(NamedTuple):
     """Earliest receipt (record timestamp) of the alerts that caused these changes."""
 
 
-def alert_batch_to(batch: AlertBatch) -> bytes:
-    arrivals = [[a.at, a.offset, a.position, codec.alert_to(a.alert)] for a in batch.arrivals]
-    return codec.dumps({"at": batch.at, "arrivals": arrivals})
+UNLIMITED = 2**62
+
+
+def alert_batch_to(batch: AlertBatch, before: float, limit: int = UNLIMITED) -> list[bytes]:
+    """``batch`` as records of at most about ``limit`` bytes; ``before``: the clock before it."""
+    arrivals = [
+        orjson.dumps([a.at, a.offset, a.position, codec.alert_to(a.alert)]) for a in batch.arrivals
+    ]
+    return [
+        b'{"at":%b,"arrivals":[%b]}' % (orjson.dumps(at), b",".join(items))
+        for at, items in _split(arrivals, before, batch.at, limit)
+    ]
 
 
 def alert_batch_from(data: bytes) -> AlertBatch:
@@ -66,11 +82,31 @@ def alert_batch_from(data: bytes) -> AlertBatch:
     return AlertBatch(raw["at"], arrivals)
 
 
-def change_batch_to(batch: ChangeBatch) -> bytes:
-    changes = [[list(key), codec.change_to(change)] for key, change in batch.changes]
-    return codec.dumps(
-        {"source": batch.source, "at": batch.at, "changes": changes, "received": batch.received}
-    )
+def change_batch_to(batch: ChangeBatch, before: float, limit: int = UNLIMITED) -> list[bytes]:
+    """``batch`` as records of at most about ``limit`` bytes; ``before``: the clock before it."""
+    changes = [orjson.dumps([list(key), codec.change_to(change)]) for key, change in batch.changes]
+    source, received = orjson.dumps(batch.source), orjson.dumps(batch.received)
+    return [
+        b'{"source":%b,"at":%b,"changes":[%b],"received":%b}'
+        % (source, orjson.dumps(at), b",".join(items), received)
+        for at, items in _split(changes, before, batch.at, limit)
+    ]
+
+
+def _split(
+    items: Sequence[bytes], before: float, at: float, limit: int
+) -> list[tuple[float, list[bytes]]]:
+    """Encoded items in runs of at most ``limit`` bytes (an item larger goes alone), each
+    with its clock: ``before`` for all runs but the last, ``at`` for the last."""
+    runs: list[list[bytes]] = [[]]
+    size = 0
+    for item in items:
+        if runs[-1] and size + len(item) > limit:
+            runs.append([])
+            size = 0
+        runs[-1].append(item)
+        size += len(item) + 1
+    return [(before, run) for run in runs[:-1]] + [(at, runs[-1])]
 
 
 def change_batch_from(data: bytes) -> ChangeBatch:

@@ -66,15 +66,48 @@ def test_an_alert_batch_reads_back_as_written() -> None:
     ]
     batch = AlertBatch(T0 + 3, arrivals)
 
-    assert alert_batch_from(alert_batch_to(batch)) == batch
+    [record] = alert_batch_to(batch, T0)
+
+    assert alert_batch_from(record) == batch
 
 
 def test_a_tick_alert_batch_reads_back_as_a_tick() -> None:
     tick = AlertBatch(T0 + 0.001)
 
-    back = alert_batch_from(alert_batch_to(tick))
+    [record] = alert_batch_to(tick, T0)
+    back = alert_batch_from(record)
 
     assert (back.at, list(back.arrivals)) == (T0 + 0.001, [])
+
+
+def test_an_alert_batch_too_big_for_one_record_goes_as_several_in_order() -> None:
+    alerts = parsed_alerts()
+    arrivals = [Arrival(T0 + n, 100 + n, 0, alerts[n % 4]) for n in range(40)]
+    batch = AlertBatch(T0 + 50, arrivals)
+    limit = 2_000
+
+    records = alert_batch_to(batch, T0 - 1, limit)
+    back = [alert_batch_from(record) for record in records]
+
+    assert len(records) > 1
+    assert all(len(record) <= limit + 100 for record in records)
+    assert [arrival for part in back for arrival in part.arrivals] == arrivals
+    # The receiver's clock may only reach the batch's time with its last record.
+    assert [part.at for part in back] == [T0 - 1] * (len(back) - 1) + [T0 + 50]
+
+
+def test_a_change_batch_too_big_for_one_record_goes_as_several_in_order() -> None:
+    first, second = changes()
+    keyed = [((T0 + n, ARRIVED, f"{n:020d}", 0), (first, second)[n % 2]) for n in range(40)]
+    batch = ChangeBatch(2, T0 + 50, keyed, T0 - 5)
+
+    records = change_batch_to(batch, T0 - 1, 1_000)
+    back = [change_batch_from(record) for record in records]
+
+    assert len(records) > 1
+    assert [change for part in back for change in part.changes] == keyed
+    assert [(part.source, part.received) for part in back] == [(2, T0 - 5)] * len(back)
+    assert [part.at for part in back] == [T0 - 1] * (len(back) - 1) + [T0 + 50]
 
 
 def test_a_change_batch_reads_back_with_its_keys() -> None:
@@ -88,14 +121,17 @@ def test_a_change_batch_reads_back_with_its_keys() -> None:
         ],
     )
 
-    back = change_batch_from(change_batch_to(batch))
+    [record] = change_batch_to(batch, T0)
+    back = change_batch_from(record)
 
     assert back == batch
     assert all(type(key) is tuple for key, _ in back.changes)  # sortable against new keys
 
 
 def test_a_tick_change_batch_reads_back() -> None:
-    assert change_batch_from(change_batch_to(ChangeBatch(-1, T0))) == ChangeBatch(-1, T0, [])
+    [record] = change_batch_to(ChangeBatch(-1, T0), T0)
+
+    assert change_batch_from(record) == ChangeBatch(-1, T0, [])
 
 
 def test_table_values_read_back_from_their_changelog_bytes() -> None:
