@@ -248,6 +248,7 @@ class Worker:
             for index, alert in enumerate(alerts):
                 partition = partition_of(alert.fingerprint, self.settings.partitions)
                 arrivals[partition].append(Arrival(at, offset, index, alert))
+            await asyncio.sleep(0)  # the web server (ingest, probes) shares this loop
         ticks = moved and self.settings.clock is Clock.EVENT
         for partition in range(self.settings.partitions):
             if arrivals.get(partition) or ticks:
