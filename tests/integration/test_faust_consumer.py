@@ -111,7 +111,7 @@ def test_without_the_change_the_paused_partitions_records_are_taken(broker: Brok
 
     fetched, positions = asyncio.run(fetch_while_a_rebalance_pauses_all(broker, fetch))
 
-    assert sorted(values(fetched)) == [1]
+    assert 1 in values(fetched), "the paused partition's records were taken"
     assert positions[1] > 0, "partition 1 moved past records its reader drops"
 
 
