@@ -239,7 +239,7 @@ class Worker:
         """
         arrivals: dict[int, list[Arrival]] = defaultdict(list)
         moved = False
-        before = at = self._raw_clock
+        at = self._raw_clock
         for event in events:
             at, alerts = await self._parse(event.message)
             moved = moved or at > self._raw_clock
@@ -253,7 +253,7 @@ class Worker:
         for partition in range(self.settings.partitions):
             if arrivals.get(partition) or ticks:
                 batch = AlertBatch(at, arrivals.get(partition, []))
-                for value in alert_batch_to(batch, before, self._record_limit):
+                for value in alert_batch_to(batch, self._record_limit):
                     await self.by_fingerprint.send(value=value, partition=partition)
 
     async def _parse(self, message: Message) -> tuple[float, list[Alert]]:
@@ -325,9 +325,8 @@ class Worker:
         for partition in range(self.settings.partitions):
             batch = batches.get(partition)
             if batch or ticks:
-                for value in change_batch_to(
-                    step._replace(changes=batch or []), before, self._record_limit
-                ):
+                part = step._replace(changes=batch or [])
+                for value in change_batch_to(part, self._record_limit):
                     sent.append(await self.by_service.send(value=value, partition=partition))
         return sent
 
@@ -435,14 +434,14 @@ class Worker:
             if tp.topic == self.by_fingerprint.get_topic_name():
                 dedup = self._dedup.get(tp.partition)
                 due = dedup[0].next_due if dedup else float("-inf")
-                [tick] = alert_batch_to(AlertBatch(now), now)
+                [tick] = alert_batch_to(AlertBatch(now))
                 channel = self.by_fingerprint
             elif tp.topic == self.by_service.get_topic_name():
                 correlation = self._correlation.get(tp.partition)
                 due = correlation[0].next_due if correlation else float("-inf")
                 if correlation and correlation[0].topology is not self.topology:
                     due = min(due, now)  # a new topology to rebase on: due at once
-                [tick] = change_batch_to(ChangeBatch(-1, now), now)
+                [tick] = change_batch_to(ChangeBatch(-1, now))
                 channel = self.by_service
             else:
                 continue

@@ -7,9 +7,9 @@ broker and of Faust off the hot path. A batch with nothing in it is a tick: it
 moves the receiving stage's clock, so its timers fire.
 
 A batch larger than the producer may send (a storm of big messages) goes as
-several records, in order. Only the last carries the sender's new clock; the
-others carry the clock it had before the batch, which every item in the batch is
-at or after, so the receiver runs no timer early.
+several records, in order. Only the last carries the sender's clock; each other
+carries the time of the next one's first item, as items come in time order: the
+receiver runs no timer early.
 
 The worker chooses partitions itself (``partition_of``) instead of leaving it to
 the producer's partitioner: a batch has no single key, and the stage that reads a
@@ -62,14 +62,15 @@ class ChangeBatch(NamedTuple):
 UNLIMITED = 2**62
 
 
-def alert_batch_to(batch: AlertBatch, before: float, limit: int = UNLIMITED) -> list[bytes]:
-    """``batch`` as records of at most about ``limit`` bytes; ``before``: the clock before it."""
+def alert_batch_to(batch: AlertBatch, limit: int = UNLIMITED) -> list[bytes]:
+    """``batch`` as records of at most about ``limit`` bytes each."""
     arrivals = [
-        orjson.dumps([a.at, a.offset, a.position, codec.alert_to(a.alert)]) for a in batch.arrivals
+        (a.at, orjson.dumps([a.at, a.offset, a.position, codec.alert_to(a.alert)]))
+        for a in batch.arrivals
     ]
     return [
         b'{"at":%b,"arrivals":[%b]}' % (orjson.dumps(at), b",".join(items))
-        for at, items in _split(arrivals, before, batch.at, limit)
+        for at, items in _split(arrivals, batch.at, limit)
     ]
 
 
@@ -82,31 +83,36 @@ def alert_batch_from(data: bytes) -> AlertBatch:
     return AlertBatch(raw["at"], arrivals)
 
 
-def change_batch_to(batch: ChangeBatch, before: float, limit: int = UNLIMITED) -> list[bytes]:
-    """``batch`` as records of at most about ``limit`` bytes; ``before``: the clock before it."""
-    changes = [orjson.dumps([list(key), codec.change_to(change)]) for key, change in batch.changes]
+def change_batch_to(batch: ChangeBatch, limit: int = UNLIMITED) -> list[bytes]:
+    """``batch`` as records of at most about ``limit`` bytes each."""
+    changes = [
+        (key[0], orjson.dumps([list(key), codec.change_to(change)]))
+        for key, change in batch.changes
+    ]
     source, received = orjson.dumps(batch.source), orjson.dumps(batch.received)
     return [
         b'{"source":%b,"at":%b,"changes":[%b],"received":%b}'
         % (source, orjson.dumps(at), b",".join(items), received)
-        for at, items in _split(changes, before, batch.at, limit)
+        for at, items in _split(changes, batch.at, limit)
     ]
 
 
 def _split(
-    items: Sequence[bytes], before: float, at: float, limit: int
+    items: Sequence[tuple[float, bytes]], at: float, limit: int
 ) -> list[tuple[float, list[bytes]]]:
-    """Encoded items in runs of at most ``limit`` bytes (an item larger goes alone), each
-    with its clock: ``before`` for all runs but the last, ``at`` for the last."""
+    """Timed, encoded items in runs of at most ``limit`` bytes (an item larger goes alone),
+    each with its clock: the next run's first time, and ``at`` for the last run."""
     runs: list[list[bytes]] = [[]]
+    clocks: list[float] = []
     size = 0
-    for item in items:
+    for time, item in items:
         if runs[-1] and size + len(item) > limit:
             runs.append([])
+            clocks.append(time)
             size = 0
         runs[-1].append(item)
         size += len(item) + 1
-    return [(before, run) for run in runs[:-1]] + [(at, runs[-1])]
+    return list(zip([*clocks, at], runs, strict=True))
 
 
 def change_batch_from(data: bytes) -> ChangeBatch:
