@@ -241,9 +241,10 @@ class Worker:
         moved = False
         at = self._raw_clock
         for event in events:
-            at, alerts = await self._parse(event.message)
+            alerts = await self._parse(event.message)
+            at = self._arrival_time(event.message)
             moved = moved or at > self._raw_clock
-            self._raw_clock = max(self._raw_clock, at)
+            self._raw_clock = at
             offset = event.message.offset
             for index, alert in enumerate(alerts):
                 partition = partition_of(alert.fingerprint, self.settings.partitions)
@@ -256,8 +257,15 @@ class Worker:
                 for value in alert_batch_to(batch, self._record_limit):
                     await self.by_fingerprint.send(value=value, partition=partition)
 
-    async def _parse(self, message: Message) -> tuple[float, list[Alert]]:
-        """The message's valid alerts and its arrival time; its bad input to the dead letters."""
+    def _arrival_time(self, message: Message) -> float:
+        """The parser's clock as ``message`` comes: the highest record timestamp so far, or
+        the wall clock."""
+        if self.settings.clock is Clock.EVENT:
+            return max(self._raw_clock, message.timestamp)
+        return time.time()
+
+    async def _parse(self, message: Message) -> list[Alert]:
+        """The message's valid alerts; its bad input to the dead letters."""
         body: bytes = message.value or b""
         received_at = message.timestamp
         parsed = self.parser.parse_body(body, received_at)
@@ -268,9 +276,7 @@ class Worker:
             letter = dead_letter(rejection, body, received_at, source, limit)
             await self.deadletter.send(key=message.key, value=codec.dumps(letter))
             self.metrics.deadletters.labels(rejection.reason.value).inc()
-        if self.settings.clock is Clock.EVENT:
-            return max(self._raw_clock, received_at), parsed.alerts
-        return time.time(), parsed.alerts
+        return parsed.alerts
 
     async def _dedup_batch(self, events: list[EventT[bytes]]) -> None:
         """One change batch per partition read and partition written, for the whole batch."""
