@@ -72,6 +72,8 @@ from correlator.stream.topics import (
 from correlator.stream.watch import BrokerWatch
 from correlator.topology import Topology
 
+T = TypeVar("T")
+
 
 class Worker:
     """One worker process: the Faust app, its per-partition stages and its tally."""
@@ -237,7 +239,7 @@ class Worker:
         In event time, when the batch moves the clock, to every partition, so that
         the dedup stages' timers fire while alerts come to other partitions only.
         """
-        arrivals: dict[int, list[Arrival]] = defaultdict(list)
+        arrivals: list[Arrival] = []
         moved = False
         at = self._raw_clock
         for event in events:
@@ -246,16 +248,17 @@ class Worker:
             moved = moved or at > self._raw_clock
             self._raw_clock = at
             offset = event.message.offset
-            for index, alert in enumerate(alerts):
-                partition = partition_of(alert.fingerprint, self.settings.partitions)
-                arrivals[partition].append(Arrival(at, offset, index, alert))
+            arrivals += [Arrival(at, offset, index, alert) for index, alert in enumerate(alerts)]
             await asyncio.sleep(0)  # the web server (ingest, probes) shares this loop
-        ticks = moved and self.settings.clock is Clock.EVENT
-        for partition in range(self.settings.partitions):
-            if arrivals.get(partition) or ticks:
-                batch = AlertBatch(at, arrivals.get(partition, []))
-                for value in alert_batch_to(batch, self._record_limit):
-                    await self.by_fingerprint.send(value=value, partition=partition)
+        batches = _by_partition(
+            arrivals, lambda arrival: arrival.alert.fingerprint, self.settings.partitions
+        )
+        await self._send_by_partition(
+            self.by_fingerprint,
+            batches,
+            moved and self.settings.clock is Clock.EVENT,
+            lambda part: alert_batch_to(AlertBatch(at, part), self._record_limit),
+        )
 
     def _arrival_time(self, message: Message) -> float:
         """The parser's clock as ``message`` comes: the highest record timestamp so far, or
@@ -326,14 +329,27 @@ class Worker:
         batches = _by_partition(
             step.changes, lambda item: item[1].service, self.settings.partitions
         )
-        ticks = step.at > before and self.settings.clock is Clock.EVENT
+        return await self._send_by_partition(
+            self.by_service,
+            batches,
+            step.at > before and self.settings.clock is Clock.EVENT,
+            lambda part: change_batch_to(step._replace(changes=part), self._record_limit),
+        )
+
+    async def _send_by_partition(
+        self,
+        topic: faust.TopicT,
+        batches: Mapping[int, list[T]],
+        ticks: bool,
+        records: Callable[[list[T]], list[bytes]],
+    ) -> list[Awaitable[RecordMetadata]]:
+        """Each partition's batch as its records; with ``ticks``, an empty one where none."""
         sent = []
         for partition in range(self.settings.partitions):
-            batch = batches.get(partition)
-            if batch or ticks:
-                part = step._replace(changes=batch or [])
-                for value in change_batch_to(part, self._record_limit):
-                    sent.append(await self.by_service.send(value=value, partition=partition))
+            part = batches.get(partition, [])
+            if part or ticks:
+                for value in records(part):
+                    sent.append(await topic.send(value=value, partition=partition))
         return sent
 
     async def _correlate_batch(self, events: list[EventT[bytes]]) -> None:
@@ -474,9 +490,6 @@ class Worker:
     def _merges(self, partition: int) -> PartitionView[Merge]:
         """The merge of a correlation partition: one key, written only from that partition."""
         return PartitionView(self.merge_table, partition, self.settings.partitions)
-
-
-T = TypeVar("T")
 
 
 class _PerPartition(Generic[T]):
