@@ -120,24 +120,19 @@ def _falls(
 
 
 @lru_cache(maxsize=1 << 10)
-def _below(topology: Topology, business_service: str) -> frozenset[str]:
-    """The business service and every node it needs, directly or not."""
-    return frozenset(nx.descendants(topology.graph, business_service)) | {business_service}
-
-
-@lru_cache(maxsize=1 << 10)
 def _layers(topology: Topology, business_service: str) -> Mapping[str, int] | None:
     """Positions of the nodes below, each after everything it needs; None where ``_spans``
-    does not hold: a cycle, or a node that is not ``_plain``."""
-    below = topology.graph.subgraph(_below(topology, business_service))
-    if not nx.is_directed_acyclic_graph(below):
+    does not hold: a cycle, or a node that is not ``_plain``.
+
+    A depth-first post-order of the nodes below is such an order where there is no
+    cycle: on the whole graph, as a subgraph view would cost ten times as much.
+    """
+    below = list(nx.dfs_postorder_nodes(topology.graph, business_service))
+    if not topology.cyclic.isdisjoint(below):
         return None
     if not all(_plain(topology.nodes[node_id]) for node_id in below):
         return None
-    return {
-        node_id: position
-        for position, node_id in enumerate(reversed(list(nx.topological_sort(below))))
-    }
+    return {node_id: position for position, node_id in enumerate(below)}
 
 
 def _plain(node: Node) -> bool:
