@@ -11,8 +11,9 @@ decision                when                                       goes on as
 ======================  =========================================  ==============
 OPENED                  first firing, or firing again              firing
 REPEAT                  same state as already known                nothing
-STALE                   resolved, but for an alert not firing or   nothing
-                        for an episode older than the current one
+STALE                   resolved, but for an alert not firing; or  nothing
+                        a resolve or a firing of an episode older
+                        than the current one
 RESOLVED                was firing, now resolved                   resolved
 FLAPPING                flipped more than ``flap_threshold`` times  firing, flapping
                         within ``flap_window``
@@ -95,8 +96,7 @@ def observe(state: AlertState | None, alert: Alert, now: float, settings: CoreSe
         # times cheaper.
         repeat = AlertState(alert, state.firing, now, state.seen + 1, state.flips, state.flapping)
         return Step(repeat, Decision.REPEAT)
-    if not alert.firing and alert.ends_at is not None and alert.ends_at < state.alert.starts_at:
-        # The end of an earlier episode, delivered late: the current one still fires.
+    if _earlier_episode(alert, state):
         return Step(state, Decision.STALE)
     flips = (*(t for t in state.flips if now - t < settings.flap_window), now)
     flipped = AlertState(alert, alert.firing, now, 1, flips[-(settings.flap_threshold + 1) :])
@@ -109,6 +109,19 @@ def observe(state: AlertState | None, alert: Alert, now: float, settings: CoreSe
         )
     decision = Decision.OPENED if alert.firing else Decision.RESOLVED
     return Step(flipped, decision, Transition(alert, alert.firing, False, now))
+
+
+def _earlier_episode(alert: Alert, state: AlertState) -> bool:
+    """A notification from before the current episode, delivered late: a resolve that ended
+    before the current firing started, or a firing that started before the known end.
+
+    Late deliveries come from Alertmanager HA peers, and from a worker's parse stage
+    sending a message again after a crash; a new episode starts after the last end.
+    """
+    known = state.alert
+    if not alert.firing:
+        return alert.ends_at is not None and alert.ends_at < known.starts_at
+    return known.ends_at is not None and alert.starts_at <= known.ends_at
 
 
 def expire(state: AlertState, now: float, settings: CoreSettings) -> Step | None:

@@ -37,7 +37,28 @@ OBSERVE_CASES = [
     ),
     pytest.param(FIRING, alert(), Decision.REPEAT, None, id="re-notification is a repeat"),
     pytest.param(FIRING, alert(False, ends=T0 + 9), Decision.RESOLVED, False, id="resolve goes on"),
-    pytest.param(RESOLVED, alert(), Decision.OPENED, True, id="firing again reopens"),
+    pytest.param(RESOLVED, alert(starts=T0 + 8), Decision.OPENED, True, id="firing again reopens"),
+    pytest.param(
+        RESOLVED,
+        alert(starts=T0),
+        Decision.STALE,
+        None,
+        id="late firing of the episode that ended does not reopen it",
+    ),
+    pytest.param(
+        RESOLVED,
+        alert(starts=T0 + 5),
+        Decision.STALE,
+        None,
+        id="a firing that started at the known end belongs to the episode that ended",
+    ),
+    pytest.param(
+        FIRING._replace(firing=False),
+        alert(starts=T0),
+        Decision.OPENED,
+        True,
+        id="firing after the resolve timeout reopens: no end was ever told",
+    ),
     pytest.param(RESOLVED, alert(False), Decision.REPEAT, None, id="repeated resolve is a repeat"),
     pytest.param(
         FIRING._replace(alert=alert(starts=T0 + 100)),
@@ -74,9 +95,11 @@ def flip(
     state: AlertState | None = None
     decisions = []
     for i in range(times + 1):
-        step = observe(
-            state, alert(firing=i % 2 == 0, ends=start + i * gap), start + i * gap, SETTINGS
-        )
+        firing = i % 2 == 0
+        # Each firing is a new episode, started when it is told; each resolve ends it.
+        episode = start + (i - i % 2) * gap
+        notification = alert(firing, starts=episode, ends=None if firing else start + i * gap)
+        step = observe(state, notification, start + i * gap, SETTINGS)
         state = step.state
         decisions.append(step.decision)
     return state, decisions

@@ -4,6 +4,7 @@ from collections import defaultdict
 from typing import Any
 
 import jsonschema
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import T0, generic, pipeline, webhook
@@ -76,3 +77,24 @@ def test_replay_is_deterministic(steps: list[tuple[float, int, str, bool]]) -> N
 def test_event_ids_are_unique(steps: list[tuple[float, int, str, bool]]) -> None:
     ids = [event["event_id"] for event in drive(steps)[1]]
     assert len(ids) == len(set(ids))
+
+
+def test_messages_told_again_late_change_no_impact() -> None:
+    """As after a worker's crash, when its parse stage sends again what it had sent
+    since its last commit, or from an Alertmanager HA peer: redis-cart's firing, and
+    then its resolve, arrive again while the incident goes on with cartservice."""
+    redis = webhook(generic("RedisDown", at=T0, service="redis-cart"))
+    cart = webhook(generic("CartErrors", at=T0 + 5, service="cartservice"))
+    redis_ok = webhook(
+        generic("RedisDown", T0, status="resolved", ends=T0 + 60, service="redis-cart")
+    )
+    messages = [(redis, T0), (cart, T0 + 5), (redis_ok, T0 + 60)]
+    again = [*messages, *((body, T0 + 90) for body, _ in messages)]
+    told: list[list[bytes]] = []
+    for stream in (messages, again):
+        p = pipeline()
+        events = [e for body, at in stream for e in p.receive_document(body, at).events]
+        told.append([e.to_json() for e in events + p.advance(T0 + 120)])
+    roots = [orjson.loads(event)["root_cause"]["node"] for event in told[0]]
+    assert roots == ["redis-cart", "cartservice"]
+    assert told[1] == told[0]
