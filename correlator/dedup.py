@@ -12,8 +12,8 @@ decision                when                                       goes on as
 OPENED                  first firing, or firing again              firing
 REPEAT                  same state as already known                nothing
 STALE                   resolved, but for an alert not firing; or  nothing
-                        a resolve or a firing of an episode older
-                        than the current one
+                        a resolve or a firing of an episode before
+                        the current one
 RESOLVED                was firing, now resolved                   resolved
 FLAPPING                flipped more than ``flap_threshold`` times  firing, flapping
                         within ``flap_window``
@@ -112,16 +112,18 @@ def observe(state: AlertState | None, alert: Alert, now: float, settings: CoreSe
 
 
 def _earlier_episode(alert: Alert, state: AlertState) -> bool:
-    """A notification from before the current episode, delivered late: a resolve that ended
-    before the current firing started, or a firing that started before the known end.
+    """A notification of an episode before the current one, delivered late: a resolve
+    that ended before the current firing started, or a firing that started no later
+    than the episode whose resolve is known.
 
     Late deliveries come from Alertmanager HA peers, and from a worker's parse stage
-    sending a message again after a crash; a new episode starts after the last end.
+    sending a message again after a crash. A firing after a resolve that carries the
+    resolved episode's own start is one of them; a new episode starts later.
     """
     known = state.alert
     if not alert.firing:
         return alert.ends_at is not None and alert.ends_at < known.starts_at
-    return known.ends_at is not None and alert.starts_at <= known.ends_at
+    return not known.firing and alert.starts_at <= known.starts_at
 
 
 def expire(state: AlertState, now: float, settings: CoreSettings) -> Step | None:

@@ -47,10 +47,10 @@ OBSERVE_CASES = [
     ),
     pytest.param(
         RESOLVED,
-        alert(starts=T0 + 5),
+        alert(starts=T0 - 60),
         Decision.STALE,
         None,
-        id="a firing that started at the known end belongs to the episode that ended",
+        id="late firing of an even earlier episode does not reopen",
     ),
     pytest.param(
         FIRING._replace(firing=False),
