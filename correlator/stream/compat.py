@@ -1,4 +1,4 @@
-"""Four adjustments to Faust's Kafka consumer, correct on Apache Kafka, needed on Tansu or by us.
+"""Five adjustments to Faust's Kafka consumer, correct on Apache Kafka, needed on Tansu or by us.
 
 1. End offsets from the Fetch response. Faust recovers a table by reading its
    changelog up to the partition's end offset, which it asks for with ListOffsets.
@@ -25,6 +25,12 @@
    takeover out of three on a loaded machine, as a survivor that never read its raw
    partition again. The thread now fetches from a copy of the set, and from nothing
    when it is empty (``tests/integration/test_faust_consumer.py``).
+5. Deliver a record without four tasks when nothing makes it wait. Faust hands each
+   record to the streams inside ``wait_first(delivery, flow suspended)``, so that a
+   rebalance can cut short a delivery stuck on a full buffer: four tasks and an
+   ``asyncio.wait`` a record, and in a benchmark run more of the worker's CPU than
+   the core's dedup and correlation. A delivery is now run inline up to its first
+   wait; most finish without one, and one that waits goes on exactly as before.
 
 And two reaches into Faust's consumer for a broker that lost its topics (the
 embedded one keeps them in memory; Apache Kafka does not lose them), which Faust
@@ -34,12 +40,14 @@ below the last one it read, and a topic made again starts at offset 0; and
 at the next periodic metadata refresh (minutes).
 """
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import asyncio
+from collections.abc import Collection, Coroutine, Generator, Iterable, Mapping, Sequence
 from typing import Any
 
 import aiokafka
 from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from mode.services import WaitResults
 
 _FETCH_ROUNDS = 20
 _FETCH_TIMEOUT_MS = 250
@@ -79,6 +87,7 @@ def install(fetch_max_wait: float) -> None:
     )
     _fetch_from_active_only(thread)
     _resume_streams_after_seek(faust_aiokafka.Consumer)
+    _deliver_inline(faust_aiokafka.Consumer)
 
 
 def _patch(cls: Any, methods: Mapping[str, Any]) -> None:
@@ -137,6 +146,69 @@ def _resume_streams_after_seek(consumer_class: Any) -> None:
             "perform_seek": perform_seek,
         },
     )
+
+
+def _deliver_inline(consumer_class: Any) -> None:
+    """``wait_first`` returns at once when its first coroutine finishes without waiting."""
+    wait_first = getattr(consumer_class, "_correlator_wait_first", consumer_class.wait_first)
+
+    async def wait_first_inline(self: Any, *coros: Any, timeout: float | None = None) -> Any:
+        first, others = (coros[0], coros[1:]) if coros else (None, ())
+        if not asyncio.iscoroutine(first) or self._stopped.is_set() or self._crashed.is_set():
+            return await wait_first(self, *coros, timeout=timeout)
+        try:
+            waiting_on = first.send(None)
+        except StopIteration as finished:
+            _close(others)
+            return WaitResults([first], [finished.value], False)
+        except BaseException:
+            _close(others)
+            raise
+        return await wait_first(self, Started(first, waiting_on), *others, timeout=timeout)
+
+    _patch(
+        consumer_class,
+        {"_correlator_wait_first": wait_first, "wait_first": wait_first_inline},
+    )
+
+
+def _close(coros: Iterable[Any]) -> None:
+    """Coroutines never started: closed, so that none is reported as never awaited."""
+    for coro in coros:
+        if asyncio.iscoroutine(coro):
+            coro.close()
+
+
+class Started:
+    """A coroutine run by hand up to its first wait, as an awaitable that goes on from there.
+
+    Awaiting it is ``yield from`` the coroutine, minus the step already taken: what
+    the coroutine waits on goes to the task that awaits this, and what the task
+    sends or throws (a cancellation) goes back into the coroutine.
+    """
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], waiting_on: Any) -> None:
+        self._coro = coro
+        self._waiting_on = waiting_on
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, waiting_on = self._coro, self._waiting_on
+        while True:
+            try:
+                sent = yield waiting_on
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as error:  # a cancellation too: it goes into the coroutine
+                try:
+                    waiting_on = coro.throw(error)
+                except StopIteration as finished:
+                    return finished.value
+            else:
+                try:
+                    waiting_on = coro.send(sent)
+                except StopIteration as finished:
+                    return finished.value
 
 
 async def fetched_end_offsets(
