@@ -125,7 +125,7 @@ def _layers(topology: Topology, business_service: str) -> Mapping[str, int] | No
     does not hold: a cycle, or a node that is not ``_plain``.
 
     A depth-first post-order of the nodes below is such an order where there is no
-    cycle: on the whole graph, as a subgraph view would cost ten times as much.
+    cycle: on the whole graph, as a subgraph view costs about twenty times as much.
     """
     below = list(nx.dfs_postorder_nodes(topology.graph, business_service))
     if not topology.cyclic.isdisjoint(below):

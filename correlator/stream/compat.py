@@ -164,7 +164,7 @@ def _deliver_inline(consumer_class: Any) -> None:
         except BaseException:
             _close(others)
             raise
-        return await wait_first(self, Started(first, waiting_on), *others, timeout=timeout)
+        return await wait_first(self, _Started(first, waiting_on), *others, timeout=timeout)
 
     _patch(
         consumer_class,
@@ -179,7 +179,7 @@ def _close(coros: Iterable[Any]) -> None:
             coro.close()
 
 
-class Started:
+class _Started:
     """A coroutine run by hand up to its first wait, as an awaitable that goes on from there.
 
     Awaiting it is ``yield from`` the coroutine, minus the step already taken: what
