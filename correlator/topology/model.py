@@ -8,7 +8,7 @@ from a dependency up to the nodes that depend on it, and on to business services
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cached_property, lru_cache
+from functools import lru_cache
 
 import networkx as nx
 
@@ -96,23 +96,11 @@ class Topology:
     def cycles(self) -> list[list[str]]:
         """One dependency cycle from each strongly connected part (legal; shown as a warning)."""
         found = []
-        for component in self._cyclic_components:
-            edges = nx.find_cycle(self.graph.subgraph(component))
-            found.append([edge[0] for edge in edges] + [edges[-1][1]])
+        for component in nx.strongly_connected_components(self.graph):
+            if len(component) > 1 or any(self.graph.has_edge(n, n) for n in component):
+                edges = nx.find_cycle(self.graph.subgraph(component))
+                found.append([edge[0] for edge in edges] + [edges[-1][1]])
         return sorted(found)
-
-    @cached_property
-    def cyclic(self) -> frozenset[str]:
-        """The nodes on a dependency cycle."""
-        return frozenset().union(*self._cyclic_components)
-
-    @cached_property
-    def _cyclic_components(self) -> list[set[str]]:
-        return [
-            component
-            for component in nx.strongly_connected_components(self.graph)
-            if len(component) > 1 or any(self.graph.has_edge(n, n) for n in component)
-        ]
 
     def _relatives(self, node_id: str) -> frozenset[str]:
         """The node, every node that needs it or that it needs (directly or not), and

@@ -62,6 +62,42 @@ nodes:
     assert propagate(topology, "shop", {"orders": G}).status is G
 
 
+LOOPS = b"""
+version: 1
+name: loops
+nodes:
+  - {id: shop, kind: business_service, criticality: 2, depends_on: [orders]}
+  - {id: orders, kind: service, depends_on: [shipping]}
+  - {id: shipping, kind: service, depends_on: [orders, db]}
+  - {id: db, kind: database}
+  - {id: search, kind: business_service, criticality: 3, depends_on: [index, db]}
+  - {id: index, kind: service, depends_on: [index-db]}
+  - {id: index-db, kind: database, depends_on: [index-db]}
+  - {id: blog, kind: business_service, criticality: 4, depends_on: [cms, db]}
+  - {id: cms, kind: service, depends_on: [db]}
+"""
+
+
+def test_layers_refuse_a_cycle_below_and_only_below() -> None:
+    """A cycle (or a node that needs itself) below a business service means the full
+    walk; one elsewhere in the graph does not."""
+    topology = parse_topology(LOOPS, "loops.yaml")
+    assert _layers(topology, "shop") is None
+    assert _layers(topology, "search") is None
+    assert _layers(topology, "blog") is not None
+
+
+def test_layers_put_each_node_after_everything_it_needs() -> None:
+    for topology in (*TOPOLOGIES.values(), parse_topology(LOOPS, "loops.yaml")):
+        for service in (node.id for node in topology.business_services()):
+            order = _layers(topology, service)
+            if order is None:
+                continue
+            assert set(order) == nx.descendants(topology.graph, service) | {service}
+            for node_id in order:
+                assert all(order[need] < order[node_id] for need in topology.nodes[node_id].needs)
+
+
 def _layered(seed: int = 3, layers: int = 6, width: int = 30) -> Topology:
     """A random acyclic topology: each layer needs nodes of lower ones; a third are groups."""
     rng = random.Random(seed)
