@@ -24,7 +24,7 @@ NODE_KEYS = frozenset(
      "depends_on", "match", "members", "min_healthy"}
 )  # fmt: skip
 _ID = re.compile(r"[A-Za-z0-9_.:-]+")
-_KIND_NAMES = frozenset(kind.value for kind in Kind)
+_KINDS_BY_NAME = {kind.value: kind for kind in Kind}
 _KINDS = ", ".join(kind.value for kind in Kind)
 
 
@@ -121,7 +121,7 @@ def _top_level(document: object, problems: _Problems) -> list[object]:
 
 
 def _node(raw: object, position: int, problems: _Problems) -> Node | None:
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, dict):
         problems.add(None, f"nodes[{position}]: expected a mapping, got {type(raw).__name__}")
         return None
     node_id = raw.get("id")
@@ -139,10 +139,10 @@ def _node(raw: object, position: int, problems: _Problems) -> Node | None:
             f"allowed: {', '.join(sorted(NODE_KEYS))}",
         )
     kind_text = raw.get("kind")
-    if not isinstance(kind_text, str) or kind_text not in _KIND_NAMES:
+    kind = _KINDS_BY_NAME.get(kind_text) if isinstance(kind_text, str) else None
+    if kind is None:
         problems.add(node_id, f"kind {kind_text!r} is not one of: {_KINDS}")
         return None
-    kind = Kind(kind_text)
     node = Node(
         id=node_id,
         kind=kind,
@@ -237,7 +237,7 @@ def _selectors(value: object, node_id: str, problems: _Problems) -> tuple[Select
     selectors = []
     for position, pairs in enumerate(maps):
         where = f"match[{position}]" if isinstance(value, list) else "match"
-        if not isinstance(pairs, Mapping) or not pairs:
+        if not isinstance(pairs, dict) or not pairs:
             problems.add(node_id, f"{where} must be a non-empty map of label name to string value")
             continue
         bad = [k for k, v in pairs.items() if not isinstance(k, str) or not isinstance(v, str)]

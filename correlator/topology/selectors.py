@@ -8,26 +8,25 @@ whole label value (``pod: "~cartservice-.*"``).
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 REGEX_PREFIX = "~"
 
 
-@dataclass(frozen=True, slots=True)
-class Selector:
+class Selector(NamedTuple):
     exact: tuple[tuple[str, str], ...]
     patterns: tuple[tuple[str, re.Pattern[str]], ...]
 
     @classmethod
     def parse(cls, pairs: Mapping[str, str]) -> "Selector":
         """Build from a label map; raises ``re.error`` for a bad ``~`` pattern."""
-        exact = tuple(sorted((k, v) for k, v in pairs.items() if not v.startswith(REGEX_PREFIX)))
-        patterns = tuple(
-            (k, re.compile(v[len(REGEX_PREFIX) :]))
-            for k, v in sorted(pairs.items())
-            if v.startswith(REGEX_PREFIX)
-        )
-        return cls(exact, patterns)
+        exact, patterns = [], []
+        for name, value in sorted(pairs.items()):
+            if value.startswith(REGEX_PREFIX):
+                patterns.append((name, re.compile(value[len(REGEX_PREFIX) :])))
+            else:
+                exact.append((name, value))
+        return cls(tuple(exact), tuple(patterns))
 
     @property
     def size(self) -> int:
@@ -50,8 +49,7 @@ class Selector:
         return "{" + ", ".join(parts) + "}"
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
+class _Entry(NamedTuple):
     node_id: str
     order: int
     selector: Selector
