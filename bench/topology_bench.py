@@ -2,6 +2,8 @@
 
 Load is measured in a fresh interpreter (``python -m bench.topology_bench``) because
 peak RSS is a high-water mark: in the parent it would include whatever ran before.
+The large topology loads in several such processes and the fastest counts, as
+other processes on the machine can only slow a load down.
 Matching runs in the same child after the load figures are taken, on alert label
 sets generated over that topology (some matching nothing).
 
@@ -36,6 +38,7 @@ NAMES = (
 )
 TARGET_SECONDS = 5.0
 TARGET_BYTES = 1 << 30
+LOAD_RUNS = 3
 MATCH_SECONDS = 1.0
 MATCH_ROUNDS = 5
 
@@ -43,7 +46,10 @@ MATCH_ROUNDS = 5
 def run(scale: Scale) -> list[Figure]:
     small_files = topology_files(scale.small_nodes)
     small = _child(small_files, small_files.labels)
-    large = _child(topology_files(scale.large_nodes), small_files.labels)
+    large_files = topology_files(scale.large_nodes)
+    runs = [_child(large_files, small_files.labels) for _ in range(LOAD_RUNS)]
+    large = min(runs, key=lambda measured: float(measured["load_seconds"]))
+    peak = max(int(measured["peak_rss"]) for measured in runs)
     small_name = f"match_per_second_at_{short(scale.small_nodes)}_nodes"
     large_name = f"match_per_second_at_{short(scale.large_nodes)}_nodes"
     nodes = {"nodes": large["nodes"], "file_bytes": large["file_bytes"]}
@@ -52,17 +58,26 @@ def run(scale: Scale) -> list[Figure]:
             "topology_load_seconds",
             large["load_seconds"],
             "s",
-            {**nodes, "target": f"< {TARGET_SECONDS}", "method": "load_topology, JSON file"},
+            {
+                **nodes,
+                "target": f"< {TARGET_SECONDS}",
+                "runs": [measured["load_seconds"] for measured in runs],
+                "method": f"load_topology, JSON file, fastest of {LOAD_RUNS} fresh processes",
+            },
         ),
         Figure(
             "topology_load_peak_rss_bytes",
-            large["peak_rss"],
+            peak,
             "bytes",
-            {**nodes, "target": f"< {TARGET_BYTES}", "method": "ru_maxrss, fresh process"},
+            {
+                **nodes,
+                "target": f"< {TARGET_BYTES}",
+                "method": f"ru_maxrss, highest of {LOAD_RUNS} fresh processes",
+            },
         ),
         Figure(
             "topology_load_peak_rss_delta_bytes",
-            large["peak_rss"] - large["baseline_rss"],
+            peak - large["baseline_rss"],
             "bytes",
             {
                 **nodes,
