@@ -47,7 +47,10 @@ def run(scale: Scale) -> list[Figure]:
     small_files = topology_files(scale.small_nodes)
     small = _child(small_files, small_files.labels)
     large_files = topology_files(scale.large_nodes)
-    runs = [_child(large_files, small_files.labels) for _ in range(LOAD_RUNS)]
+    runs = [
+        _child(large_files, small_files.labels, f", run {run} of {LOAD_RUNS}")
+        for run in range(1, LOAD_RUNS + 1)
+    ]
     large = min(runs, key=lambda measured: float(measured["load_seconds"]))
     peak = max(int(measured["peak_rss"]) for measured in runs)
     small_name = f"match_per_second_at_{short(scale.small_nodes)}_nodes"
@@ -119,8 +122,8 @@ def _match_figure(name: str, measured: dict[str, Any]) -> Figure:
     )
 
 
-def _child(files: TopologyFiles, common_labels: Path) -> dict[str, Any]:
-    progress(f"loading {files.topology.name} ({files.nodes} nodes) in a fresh process")
+def _child(files: TopologyFiles, common_labels: Path, run: str = "") -> dict[str, Any]:
+    progress(f"loading {files.topology.name} ({files.nodes} nodes) in a fresh process{run}")
     command = [sys.executable, "-m", "bench.topology_bench"]
     command += [str(files.topology), str(files.labels), str(common_labels)]
     done = subprocess.run(command, check=True, capture_output=True)
