@@ -10,10 +10,12 @@ One run, one embedded Tansu broker, one ``correlator worker`` process (4 partiti
    alerts / (first send .. the moment the consumer group's committed offsets reach
    the end offsets on every topic it reads): for the worker ``alerts.raw`` and its two
    repartition topics, so the alerts were parsed, deduplicated and correlated, and
-   what that sent downstream was read and committed too. End offsets are high
-   watermarks of fetches (Tansu's ListOffsets is off by a batch, see
-   ``correlator.stream.compat``); commits are read by a consumer in the group's id
-   that never subscribes, only calls ``committed``.
+   what that sent downstream was read and committed too. The end of the topic sent
+   to is what the sends got back; other ends are high watermarks of fetches (Tansu's
+   ListOffsets is off by a batch, see ``correlator.stream.compat``), which can be a
+   fetch behind, so a catch-up counts from when it was first seen once it still holds
+   ``CONFIRM_SECONDS`` later. Commits are read by a consumer in the group's id that
+   never subscribes, only calls ``committed``.
 3. *Memory*: the worker's VmRSS after the storm.
 4. *Latency* at a fifth of the measured rate: storm messages again, paced, and
    meanwhile probes. A probe is a critical alert with a fresh name on a business
@@ -51,7 +53,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +97,8 @@ READY = "[^Worker]: Ready"
 RECOVERY_ERROR = b"Error in recovery"
 """What Faust logs when a changelog record fails to apply while it restores a table."""
 PHASE_TIMEOUT = 300.0
+CONFIRM_SECONDS = 0.1
+"""How long a catch-up must hold to count: several fetches of the watch's reader."""
 PROBE_TIMEOUT = 30.0
 RESTART_TIMEOUT = 90.0
 """Longest wait for a restarted worker (recovery errors in its log end it sooner)."""
@@ -497,22 +501,33 @@ class _CommitWatch:
         while True:
             await self._reader.getmany(timeout_ms=20)
 
-    async def caught_up(self) -> bool:
-        ends = {tp: self._reader.highwater(tp) for tp in self._partitions}
-        if any(end is None for end in ends.values()):
-            return False
-        for tp, end in ends.items():
+    async def caught_up(self, known: Mapping[TopicPartition, int]) -> bool:
+        for tp in self._partitions:
+            end = known.get(tp, self._reader.highwater(tp))
+            if end is None:
+                return False
             committed = await self._committed.committed(tp)
-            if (committed or 0) < (end or 0):
+            if (committed or 0) < end:
                 return False
         return True
 
-    async def wait(self, timeout: float = PHASE_TIMEOUT) -> float:
-        """Until caught up; the time it was seen to be."""
+    async def wait(
+        self, known: Mapping[TopicPartition, int] | None = None, timeout: float = PHASE_TIMEOUT
+    ) -> float:
+        """Until caught up; the time it was first seen to be.
+
+        ``known`` are end offsets the caller knows (those its own sends got). The
+        others are the reader's high watermarks, which can be a fetch behind: a
+        catch-up counts once it still holds a few fetches later.
+        """
+        known = known or {}
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if await self.caught_up():
-                return time.perf_counter()
+            if await self.caught_up(known):
+                seen = time.perf_counter()
+                await asyncio.sleep(CONFIRM_SECONDS)
+                if await self.caught_up(known):
+                    return seen
             await asyncio.sleep(0.02)
         behind = [
             f"{tp.topic}[{tp.partition}] {await self._committed.committed(tp)}"
@@ -539,11 +554,12 @@ async def _timed_through(
     await producer.start()
     try:
         started = time.perf_counter()
-        for value in values:
-            await producer.send(topic, value)
-        await producer.flush()
-        await asyncio.sleep(0.3)  # a fetch of the watch sees the new end offsets
-        return await watch.wait() - started
+        sent = [await producer.send(topic, value) for value in values]
+        ends: dict[TopicPartition, int] = {}
+        for record in await asyncio.gather(*sent):
+            tp = TopicPartition(record.topic, record.partition)
+            ends[tp] = max(ends.get(tp, 0), record.offset + 1)
+        return await watch.wait(ends) - started
     finally:
         await producer.stop()
         await watch.stop()
@@ -586,7 +602,7 @@ async def _wait_committed_first(bootstrap: str, group: str, topic: str) -> None:
     watch = _CommitWatch(bootstrap, group, [topic])
     await watch.start()
     try:
-        await watch.wait(60)
+        await watch.wait(timeout=60)
     finally:
         await watch.stop()
 
