@@ -303,6 +303,15 @@ def assignment(worker: WorkerProcess) -> dict[str, set[int]]:
     return given
 
 
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting for its parent is not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def metric(env: Mapping[str, str], name: str) -> float:
     """The sum of a metric's samples on the worker's ``/metrics`` page (0 if it has none)."""
     url = f"http://{env['CORRELATOR_WEB_HOST']}:{env['CORRELATOR_WEB_PORT']}/metrics"

@@ -5,15 +5,22 @@ everything in memory: topics are gone when it stops. Production runs Apache Kafk
 nothing in the worker depends on this broker.
 """
 
+import ctypes
+import ctypes.util
+import os
+import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
 from correlator.errors import CorrelatorError
 
 _READY_TIMEOUT = 20.0
+_PR_SET_PDEATHSIG = 1
 
 
 class BrokerError(CorrelatorError):
@@ -54,8 +61,16 @@ class EmbeddedBroker:
         ]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
+            # A process group of its own: a Ctrl-C at the terminal signals the whole
+            # foreground group at once, and Tansu exits on SIGINT (even one it was
+            # told to ignore), so it was gone before the worker could stop on it.
             self._process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                process_group=0,
+                preexec_fn=_ended_with(os.getpid()),
             )
         self._wait_until_listening()
         return self
@@ -100,3 +115,19 @@ class EmbeddedBroker:
         self.stop()
         msg = f"embedded broker not listening after {_READY_TIMEOUT:.0f}s; see {self.log_path}"
         raise BrokerError(msg)
+
+
+def _ended_with(parent: int) -> Callable[[], None] | None:
+    """For ``preexec_fn``, on Linux: the kernel sends the broker SIGTERM when the
+    process that started it dies, however it dies (SIGKILL, a closed terminal), so
+    that outside the terminal's process group it is still never left behind."""
+    if sys.platform != "linux":
+        return None
+    prctl = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True).prctl
+
+    def end_with_parent() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # it died before the line above took effect
+            os._exit(1)
+
+    return end_with_parent

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from streaming import alive
 
 from correlator.stream.broker import free_port
 
@@ -82,15 +83,6 @@ def children(pid: int) -> dict[int, str]:
     return found
 
 
-def alive(pid: int) -> bool:
-    """Whether ``pid`` is a live process (a zombie waiting for its parent is not)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 @contextmanager
 def demo(web_port: int) -> Iterator[tuple[subprocess.Popen[str], Lines, float]]:
     started = time.monotonic()
@@ -101,6 +93,7 @@ def demo(web_port: int) -> Iterator[tuple[subprocess.Popen[str], Lines, float]]:
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         text=True,
+        process_group=0,  # the demo leads its group, as a shell's foreground job does
     )
     try:
         yield process, Lines(process), started
@@ -141,7 +134,7 @@ def test_demo_shows_impacts_serves_metrics_and_stops_cleanly_on_ctrl_c() -> None
         brokers = {pid: cmd for pid, cmd in children(process.pid).items() if "tansu" in cmd}
         assert brokers, children(process.pid)
 
-        process.send_signal(signal.SIGINT)
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole group
         stopping = time.monotonic()
         try:
             code = process.wait(timeout=STOPS_WITHIN)
