@@ -68,7 +68,6 @@ def _parse_topology(content: bytes, path: str) -> Topology:
     document = _decode(content, path)
     problems = _Problems(path)
     raw_nodes = _top_level(document, problems)
-    problems.raise_any()
     nodes: dict[str, Node] = {}
     for position, raw in enumerate(raw_nodes):
         node = _node(raw, position, problems)
@@ -130,7 +129,6 @@ def _node(raw: object, position: int, problems: _Problems) -> Node | None:
             None, f"nodes[{position}]: 'id' must be a string of [A-Za-z0-9_.:-], got {node_id!r}"
         )
         return None
-    before = len(problems.found)
     unknown = sorted(str(key) for key in set(raw) - NODE_KEYS)
     if unknown:
         problems.add(
@@ -143,7 +141,9 @@ def _node(raw: object, position: int, problems: _Problems) -> Node | None:
     if kind is None:
         problems.add(node_id, f"kind {kind_text!r} is not one of: {_KINDS}")
         return None
-    node = Node(
+    # Built even when a field is wrong (that field left at its default), so that its
+    # id and references are checked too: every problem is reported in one run.
+    return Node(
         id=node_id,
         kind=kind,
         name=_text(raw, "name", node_id, problems) or node_id,
@@ -156,7 +156,6 @@ def _node(raw: object, position: int, problems: _Problems) -> Node | None:
         revenue_per_hour=_revenue(raw, kind, node_id, problems),
         selectors=_selectors(raw.get("match"), node_id, problems),
     )
-    return node if len(problems.found) == before else None
 
 
 def _text(raw: Mapping[str, object], key: str, node_id: str, problems: _Problems) -> str:

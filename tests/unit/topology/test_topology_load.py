@@ -360,24 +360,29 @@ def test_a_broken_node_is_not_also_called_unknown(tmp_path: Path, broken: dict[s
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
-    path = write_yaml(
-        tmp_path,
-        document(
-            {"id": "a", "kind": "service", "depends_on": ["ghost"]},
-            {"id": "b", "kind": "warehouse"},
-            {"id": "c", "kind": "service", "match": {"port": 80}},
-            {"id": "g", "kind": "group", "members": ["a", "nope"]},
-            {"id": "a", "kind": "host"},
-        ),
+    doc = document(
+        {"id": "a", "kind": "service", "depends_on": ["ghost"]},
+        {"id": "b", "kind": "warehouse"},
+        {"id": "c", "kind": "service", "match": {"port": 80}, "depends_on": ["phantom"]},
+        {"id": "g", "kind": "group", "members": ["a", "nope"]},
+        {"id": "a", "kind": "host"},
+        {"id": "c", "kind": "host"},
     )
+    path = write_yaml(tmp_path, {**doc, "version": 2})
 
     with pytest.raises(TopologyError) as caught:
         load_topology(path)
 
-    named = {node for node, _ in caught.value.problems}
-    assert named == {"a", "b", "c", "g"}
-    assert len(caught.value.problems) == 5
-    assert len(str(caught.value).splitlines()) == 5
+    problems = caught.value.problems
+    assert {node for node, _ in problems} == {None, "a", "b", "c", "g"}
+    # A node with one bad field still has its references and its id checked.
+    c_problems = sorted(reason for node, reason in problems if node == "c")
+    assert len(c_problems) == 3
+    assert "depends on unknown node 'phantom'" in c_problems
+    assert any(reason.startswith("duplicate id") for reason in c_problems)
+    assert any(node is None and "'version' must be 1" in reason for node, reason in problems)
+    assert len(problems) == 8
+    assert len(str(caught.value).splitlines()) == 8
 
 
 @pytest.mark.parametrize(
