@@ -193,10 +193,17 @@ def _replay(args: argparse.Namespace) -> int:
             else None,
             _progress_printer(),
         )
-    print(
-        summary(result.tally, result.lines, result.open_incidents, result.first_rejection),
-        file=sys.stderr,
+    report = summary(
+        result.tally, result.lines, result.open_incidents, result.first_rejection, args.deadletter
     )
+    print(report, file=sys.stderr)
+    if result.lines and not sum(result.tally.received.values()):
+        print(
+            f"replay: no line of {args.alerts} held an alert; --alerts takes JSON lines, each an "
+            "Alertmanager webhook payload, a generic alert, a list of them, or an envelope "
+            '{"received_at", "value"} of one (README, "Input")',
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -31,17 +31,21 @@ def event_line(document: Mapping[str, Any]) -> str:
     )
 
 
-def summary(tally: Tally, lines: int, open_incidents: int, first_rejection: str | None) -> str:
+def summary(
+    tally: Tally,
+    lines: int,
+    open_incidents: int,
+    first_rejection: str | None,
+    deadletter: str | None,
+) -> str:
+    """``deadletter`` is the file rejected lines went to, if any."""
     received = sum(tally.received.values())
+    kept = f"all of them in {deadletter}" if deadletter else "--deadletter FILE keeps them all"
     parts = [
         f"lines read: {lines}",
         f"alerts read: {received}{_breakdown(tally.received)}",
         f"invalid: {sum(tally.invalid.values())}{_breakdown(tally.invalid)}",
-        *(
-            [f"  first: {first_rejection} (--deadletter FILE keeps them all)"]
-            if first_rejection
-            else []
-        ),
+        *([f"  first: {first_rejection} ({kept})"] if first_rejection else []),
         f"deduplicated: {tally.deduplicated}",
         f"flapping: {tally.flapping}",
         f"unmatched: {sum(tally.unmatched.values())}{_breakdown(tally.unmatched, most=8)}",

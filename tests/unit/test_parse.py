@@ -98,7 +98,8 @@ BAD_BODIES = [
     # (body, reason, words the error must contain)
     (b"", RejectReason.EMPTY, "empty"),
     (b"   \n", RejectReason.EMPTY, "empty"),
-    (b'{"labels": {"alertname": "A"', RejectReason.INVALID_JSON, "line 1"),
+    (b'{"labels": {"alertname": "A"', RejectReason.INVALID_JSON, "not valid JSON at column 29"),
+    (b'{\n  "labels": {"alertname": "A"', RejectReason.INVALID_JSON, "at line 2, column 30"),
     (b'{"labels": {"alertname": "\xff\xfe"}}', RejectReason.NOT_UTF8, "UTF-8"),
     (b"[" * 5000 + b"]" * 5000, RejectReason.INVALID_JSON, "depth"),
     (b'"just a string"', RejectReason.UNKNOWN_FORMAT, "got str"),

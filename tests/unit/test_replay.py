@@ -208,6 +208,40 @@ def test_the_summary_shows_why_the_first_line_was_rejected(
     assert "first: line 1: alert.startsAt: missing" in capsys.readouterr().err
 
 
+def test_the_summary_places_a_broken_line_by_its_line_in_the_file(
+    topology: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    replay(topology, [*cascade_lines()[:1], b"tru garbage"], tmp_path)
+    err = capsys.readouterr().err
+    assert "first: line 2: not valid JSON at column 1: " in err
+    assert "--deadletter FILE keeps them all" in err
+
+
+def test_the_summary_names_the_dead_letter_file_when_one_is_given(
+    topology: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deadletter = tmp_path / "dead.jsonl"
+    replay(topology, [b"{"], tmp_path, "--deadletter", str(deadletter))
+    err = capsys.readouterr().err
+    assert f"(all of them in {deadletter})" in err
+    assert "--deadletter FILE" not in err
+
+
+def test_a_file_without_one_alert_is_called_out(
+    topology: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, events, _ = replay(topology, [b"version: 1", b"name: shop", b"nodes:"], tmp_path)
+    assert (code, events) == (0, [])
+    assert "held an alert; --alerts takes JSON lines" in capsys.readouterr().err
+
+
+def test_a_file_with_alerts_is_not_called_out(
+    topology: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    replay(topology, [*cascade_lines(), b"not json"], tmp_path)
+    assert "held an alert" not in capsys.readouterr().err
+
+
 def test_every_replay_flag_reads_its_variable(
     topology: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
