@@ -97,9 +97,17 @@ def _decode(content: bytes, path: str) -> object:
         mark = error.problem_mark or error.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         reason = f"YAML syntax error{where}: {error.problem or error.context}"
+        if mark and _char_at(content, mark.line, mark.column) == "\t":
+            reason += " (a tab: YAML indents with spaces only)"
         raise TopologyError(path, [(None, reason)]) from None
     except yaml.YAMLError as error:
         raise TopologyError(path, [(None, f"YAML error: {error}")]) from None
+
+
+def _char_at(content: bytes, line: int, column: int) -> str:
+    lines = content.decode(errors="replace").splitlines()
+    text = lines[line] if line < len(lines) else ""
+    return text[column] if column < len(text) else ""
 
 
 def _top_level(document: object, problems: _Problems) -> list[object]:

@@ -427,6 +427,16 @@ def test_syntax_error_names_file_and_line(tmp_path: Path, name: str, text: str, 
     assert re.search(rf"\bline {line}\b", message), message
 
 
+def test_a_tab_in_yaml_is_named_as_the_problem(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.yaml", "version: 1\nname: t\nnodes:\n\t- {id: a, kind: host}\n")
+
+    with pytest.raises(TopologyError) as caught:
+        load_topology(path)
+
+    assert "line 4, column 1" in str(caught.value)
+    assert "a tab: YAML indents with spaces only" in str(caught.value)
+
+
 @pytest.mark.parametrize("make_path", ["missing", "directory"])
 def test_unreadable_file_is_a_topology_error(tmp_path: Path, make_path: str) -> None:
     path = tmp_path / "nowhere.yaml"
