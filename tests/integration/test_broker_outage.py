@@ -7,6 +7,7 @@ broker restart; the worker's consumer and producer retry until it is back, and
 nothing needs making again.)
 """
 
+import signal
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from streaming import SAMPLES, Broker, Names, WorkerProcess, consume, produce, web_json, worker_env
 
 from correlator.stream.broker import EmbeddedBroker, free_port
+from correlator.stream.worker import QUIT_CODE
 
 pytestmark = pytest.mark.integration
 
@@ -79,3 +81,27 @@ def test_worker_reports_an_outage_and_resumes_its_incidents_when_the_broker_retu
     assert "broker unreachable" in log
     assert "broker reachable again" in log
     assert "the broker had lost topics" in log
+
+
+def test_a_second_ctrl_c_quits_a_worker_whose_broker_is_gone(tmp_path: Path) -> None:
+    embedded = EmbeddedBroker(tmp_path / "broker.log").start()
+    broker = Broker(embedded.url, embedded.bootstrap, "embedded")
+    topology = SAMPLES / "online-boutique" / "topology.yaml"
+    worker = WorkerProcess(
+        worker_env(broker, Names.fresh(), topology, tmp_path / "data"), tmp_path / "worker.log"
+    )
+    try:
+        worker.wait_ready()
+        embedded.stop()
+        worker.process.send_signal(signal.SIGINT)
+        time.sleep(2)
+        assert worker.process.poll() is None, "a stop without a broker waits (commit, leave)"
+        worker.process.send_signal(signal.SIGINT)
+        code = worker.process.wait(timeout=10)
+    finally:
+        worker.stop()
+        embedded.stop()
+    assert code == QUIT_CODE
+    log = worker.output()
+    assert "Ctrl-C again to quit at once" in log
+    assert "second Ctrl-C: quitting now" in log
