@@ -21,7 +21,7 @@ from correlator.config import (
     positive_float,
     worker_settings,
 )
-from correlator.console import event_line, summary
+from correlator.console import event_line, service_column, summary
 from correlator.errors import CorrelatorError, FileAccessError, SettingsError
 from correlator.pipeline import Pipeline
 from correlator.replay import EventSink, ProgressSink, replay
@@ -182,7 +182,7 @@ def _replay(args: argparse.Namespace) -> int:
     with ExitStack() as files:
         out = _open_output(files, args.out)
         deadletters = _open_output(files, args.deadletter) if args.deadletter else None
-        write_event = _event_writer(out, args.format)
+        write_event = _event_writer(out, args.format, service_column(topology))
         result = replay(
             pipeline,
             _lines(files, args.alerts),
@@ -225,9 +225,9 @@ def _progress_printer(every_seconds: float = 5.0) -> ProgressSink:
     return show
 
 
-def _event_writer(out: BinaryIO, output_format: str) -> EventSink:
+def _event_writer(out: BinaryIO, output_format: str, service_width: int) -> EventSink:
     if output_format == "text":
-        return lambda event: out.write((event_line(event.document) + "\n").encode())
+        return lambda event: out.write((event_line(event.document, service_width) + "\n").encode())
     return lambda event: out.write(event.to_json() + b"\n")
 
 

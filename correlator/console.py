@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from correlator.stages import Tally
+from correlator.topology import Topology
 
 _NAMES_SHOWN = 2
 _TYPE_LABEL = {
@@ -13,7 +14,12 @@ _TYPE_LABEL = {
 }
 
 
-def event_line(document: Mapping[str, Any]) -> str:
+def service_column(topology: Topology) -> int:
+    """Width of the service column: the longest business service name, so columns line up."""
+    return max((len(node.name) for node in topology.business_services()), default=0)
+
+
+def event_line(document: Mapping[str, Any], service_width: int) -> str:
     """One line per event: when, what, priority, service, status, root cause, alerts, key."""
     service = document["business_service"]
     root = document["root_cause"]
@@ -26,7 +32,7 @@ def event_line(document: Mapping[str, Any]) -> str:
     alerts = ", ".join(names[:_NAMES_SHOWN]) + (", ..." if len(names) > _NAMES_SHOWN else "")
     return (
         f"{document['updated_at']}  {_TYPE_LABEL[document['type']]:<8} {document['priority']}  "
-        f"{service['name']:<24} {document['status']:<8} {cause}  "
+        f"{service['name']:<{service_width}} {document['status']:<8} {cause}  "
         f"[{len(document['alerts'])} alert(s): {alerts}]  key={document['incident_key']}"
     )
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
-from correlator.console import event_line
+from correlator.console import event_line, service_column
 from correlator.errors import FileAccessError
 from correlator.event import ImpactEvent
 from correlator.settings import CoreSettings
@@ -63,7 +63,8 @@ def run_demo(sample: Path, speed: float, web_port: int, core: CoreSettings) -> N
             " Ctrl-C stops",
             "",
         )
-        worker = Worker(settings, topology, core, on_event=_show)
+        width = service_column(topology)
+        worker = Worker(settings, topology, core, on_event=lambda event: _show(event, width))
         worker.app.task(lambda: _stream(settings, files, speed))
         run_worker(settings, topology, core, loglevel="warning", worker=worker)
 
@@ -97,8 +98,8 @@ async def _stream(settings: WorkerSettings, files: Sequence[Path], speed: float)
         await producer.stop()
 
 
-def _show(event: ImpactEvent) -> None:
-    _say(event_line(event.document))
+def _show(event: ImpactEvent, service_width: int) -> None:
+    _say(event_line(event.document, service_width))
 
 
 def _say(*lines: str) -> None:

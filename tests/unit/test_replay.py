@@ -2,6 +2,7 @@
 
 import base64
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +141,24 @@ def test_text_format_reads_like_a_sentence(
     first = capsys.readouterr().out.splitlines()[0]
     assert "OPENED" in first and "P1" in first and "Checkout" in first
     assert "root cause redis-cart (cache" in first
+
+
+def test_text_format_lines_up_services_whatever_their_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    long_name = "Browse the catalogue of every product"
+    topology = tmp_path / "shop.yaml"
+    topology.write_text(SHOP_YAML.replace("name: Browse,", f"name: {long_name},"))
+    redis = generic("RedisDown", at=T0, service="redis-cart")
+    lb = generic("LoadBalancerDown", at=T0, service="lb")
+    alerts = tmp_path / "alerts.jsonl"
+    alerts.write_bytes(envelope(T0 + 1, webhook(redis, lb)))
+    assert main(["replay", "--topology", str(topology), "--alerts", str(alerts),
+                 "--format", "text"]) == 0  # fmt: skip
+    lines = capsys.readouterr().out.splitlines()
+    assert any(long_name in line for line in lines) and any(" Checkout " in line for line in lines)
+    status_columns = {re.search(r" (down|degraded|ok) ", line).start() for line in lines}  # type: ignore[union-attr]
+    assert len(status_columns) == 1, lines
 
 
 def test_settings_come_from_flags_and_environment(
