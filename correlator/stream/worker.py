@@ -3,7 +3,9 @@
 import asyncio
 import logging
 import os
+import sys
 from collections.abc import Callable
+from typing import Any
 
 import faust
 
@@ -25,8 +27,15 @@ class _Runner(faust.Worker):
     A stop commits offsets and leaves the consumer group; with the broker gone that
     waits out request timeouts, about a minute, and Faust ignores further signals.
     Quitting is safe at any time: state is in the changelogs, and input not yet
-    committed is read again, as after a crash.
+    committed is read again, as after a crash. ``on_quit`` cleans up what the
+    process would otherwise leave behind.
     """
+
+    def __init__(
+        self, app: faust.App, on_quit: Callable[[], object] | None, **options: Any
+    ) -> None:
+        super().__init__(app, **options)
+        self._on_quit = on_quit
 
     @property
     def shortlabel(self) -> str:
@@ -36,7 +45,10 @@ class _Runner(faust.Worker):
     def _on_sigint(self) -> None:  # mode's handler, installed for SIGINT
         if self._signal_stop_time:
             log.warning("second Ctrl-C: quitting now; input not yet committed is read again")
+            if self._on_quit is not None:
+                self._on_quit()
             logging.shutdown()
+            sys.stdout.flush()
             os._exit(QUIT_CODE)
         log.warning("stopping (Ctrl-C again to quit at once)")
         super()._on_sigint()
@@ -49,10 +61,11 @@ def run_worker(
     on_event: Callable[[ImpactEvent], object] | None = None,
     loglevel: str = "info",
     worker: Worker | None = None,
+    on_quit: Callable[[], object] | None = None,
 ) -> None:
-    """Block until the worker stops (SIGINT/SIGTERM)."""
+    """Block until the worker stops (SIGINT/SIGTERM); ``on_quit`` runs if it quits instead."""
     worker = worker or Worker(settings, topology, core, on_event)
-    runner = _Runner(worker.app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    runner = _Runner(worker.app, on_quit, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     runner.spinner = None  # its cursor escape codes garble logs and pipes
     runner.execute_from_commandline()
 

@@ -20,6 +20,7 @@ import pytest
 from streaming import alive
 
 from correlator.stream.broker import free_port
+from correlator.stream.worker import QUIT_CODE
 
 pytestmark = pytest.mark.integration
 
@@ -148,3 +149,21 @@ def test_demo_shows_impacts_serves_metrics_and_stops_cleanly_on_ctrl_c() -> None
         for pid in left:
             os.kill(pid, signal.SIGKILL)
         assert left == [], f"broker still running after the demo stopped in {stopped_in:.1f} s"
+
+
+def test_a_second_ctrl_c_quits_the_demo_at_once_leaving_nothing() -> None:
+    with demo(free_port()) as (process, output, started):
+        broker_line = output.wait_for(re.compile(r"^broker +kafka://"), started + 30)
+        assert broker_line is not None, output.text()
+        scratch = Path(broker_line.rsplit("log ", 1)[1].rstrip(")")).parent
+        assert output.wait_for(IMPACT_LINE, started + FIRST_IMPACT_WITHIN), output.text()
+        brokers = [pid for pid, cmd in children(process.pid).items() if "tansu" in cmd]
+
+        os.killpg(process.pid, signal.SIGINT)
+        time.sleep(0.2)  # a stop on a live broker takes seconds: this lands during it
+        os.killpg(process.pid, signal.SIGINT)
+        code = process.wait(timeout=STOPS_WITHIN)
+
+    assert code == QUIT_CODE, output.text()[-3000:]
+    assert not scratch.exists(), f"{scratch} left behind"
+    assert brokers and not [pid for pid in brokers if alive(pid)]
