@@ -23,6 +23,7 @@ from correlator.config import (
 )
 from correlator.console import event_line, service_column, summary
 from correlator.errors import CorrelatorError, FileAccessError, SettingsError
+from correlator.parse import RejectReason
 from correlator.pipeline import Pipeline
 from correlator.replay import EventSink, ProgressSink, replay
 from correlator.stages import Tally
@@ -197,7 +198,7 @@ def _replay(args: argparse.Namespace) -> int:
         result.tally, result.lines, result.open_incidents, result.first_rejection, args.deadletter
     )
     print(report, file=sys.stderr)
-    if result.lines and not sum(result.tally.received.values()):
+    if _nothing_like_alerts(result.tally):
         print(
             f"replay: no line of {args.alerts} held an alert; --alerts takes JSON lines, each an "
             "Alertmanager webhook payload, a generic alert, a list of them, or an envelope "
@@ -205,6 +206,24 @@ def _replay(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+_NOT_ALERTS = {
+    reason.value
+    for reason in (RejectReason.EMPTY, RejectReason.NOT_UTF8, RejectReason.INVALID_JSON,
+                   RejectReason.UNKNOWN_FORMAT)
+}  # fmt: skip
+"""Reasons a line is not an alert message at all."""
+
+
+def _nothing_like_alerts(tally: Tally) -> bool:
+    """No alert read, and every line rejected for not being one at all (a wrong file):
+    alerts that fail a check are the sender's problem, and the summary says which."""
+    return (
+        not sum(tally.received.values())
+        and bool(tally.invalid)
+        and set(tally.invalid) <= _NOT_ALERTS
+    )
 
 
 def _progress_printer(every_seconds: float = 5.0) -> ProgressSink:

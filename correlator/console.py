@@ -46,7 +46,11 @@ def summary(
 ) -> str:
     """``deadletter`` is the file rejected lines went to, if any."""
     received = sum(tally.received.values())
-    kept = f"all of them in {deadletter}" if deadletter else "--deadletter FILE keeps them all"
+    kept = (
+        ("all of them on stdout" if deadletter == "-" else f"all of them in {deadletter}")
+        if deadletter
+        else "--deadletter FILE keeps them all"
+    )
     parts = [
         f"lines read: {lines}",
         f"alerts read: {received}{_breakdown(tally.received)}",

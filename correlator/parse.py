@@ -99,9 +99,10 @@ class AlertParser:
             return orjson.loads(body)
         except orjson.JSONDecodeError as error:
             reason = RejectReason.NOT_UTF8 if "UTF-8" in str(error) else RejectReason.INVALID_JSON
-            where = f"line {error.lineno}, column {error.colno}"
             # A one-line body (a replay line, most Kafka records): its line says nothing.
-            where = where if error.lineno > 1 else f"column {error.colno}"
+            where = f"column {error.colno}"
+            if b"\n" in body.strip():
+                where = f"line {error.lineno}, {where}"
             return Rejection(reason, f"not valid JSON at {where}: {error.msg}")
 
     def parse_document(self, document: object, received_at: float | None) -> Parsed:

@@ -69,14 +69,18 @@ def _parse_topology(content: bytes, path: str) -> Topology:
     problems = _Problems(path)
     raw_nodes = _top_level(document, problems)
     nodes: dict[str, Node] = {}
+    ids: set[str] = set()
     for position, raw in enumerate(raw_nodes):
         node = _node(raw, position, problems)
-        if node is None:
+        node_id = raw.get("id") if isinstance(raw, dict) else None
+        if not isinstance(node_id, str):
             continue
-        if node.id in nodes:
-            problems.add(node.id, "duplicate id: another node already has it")
+        if node_id in ids:  # told even when either node is broken otherwise
+            problems.add(node_id, "duplicate id: another node already has it")
             continue
-        nodes[node.id] = node
+        ids.add(node_id)
+        if node is not None:
+            nodes[node_id] = node
     _check_references(nodes, _declared_ids(raw_nodes), problems)
     problems.raise_any()
     assert isinstance(document, Mapping)
@@ -97,7 +101,8 @@ def _decode(content: bytes, path: str) -> object:
         mark = error.problem_mark or error.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         reason = f"YAML syntax error{where}: {error.problem or error.context}"
-        if mark and _char_at(content, mark.line, mark.column) == "\t":
+        at_tab = mark is not None and _char_at(content, mark.line, mark.column) == "\t"
+        if at_tab and "tab" not in reason:
             reason += " (a tab: YAML indents with spaces only)"
         raise TopologyError(path, [(None, reason)]) from None
     except yaml.YAMLError as error:

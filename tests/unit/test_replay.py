@@ -254,6 +254,16 @@ def test_a_file_without_one_alert_is_called_out(
     assert "held an alert; --alerts takes JSON lines" in capsys.readouterr().err
 
 
+def test_a_file_of_alerts_that_fail_checks_is_not_called_out_as_the_wrong_file(
+    topology: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    no_start = b'{"labels": {"alertname": "DiskFull"}}'
+    replay(topology, [no_start, no_start], tmp_path)
+    err = capsys.readouterr().err
+    assert "missing_field 2" in err
+    assert "held an alert" not in err
+
+
 def test_a_file_with_alerts_is_not_called_out(
     topology: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
