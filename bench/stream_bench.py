@@ -13,9 +13,9 @@ One run, one embedded Tansu broker, one ``correlator worker`` process (4 partiti
    what that sent downstream was read and committed too. The end of the topic sent
    to is what the sends got back; other ends are high watermarks of fetches (Tansu's
    ListOffsets is off by a batch, see ``correlator.stream.compat``), which can be a
-   fetch behind, so a catch-up counts from when it was first seen once it still holds
-   ``CONFIRM_SECONDS`` later. Commits are read by a consumer in the group's id that
-   never subscribes, only calls ``committed``.
+   fetch behind, so a catch-up counts from when it was first seen once it still holds,
+   with no commit moved, ``CONFIRM_SECONDS`` later. Commits are read by a consumer in
+   the group's id that never subscribes, only calls ``committed``.
 3. *Memory*: the worker's VmRSS after the storm.
 4. *Latency* at a fifth of the measured rate: storm messages again, paced, and
    meanwhile probes. A probe is a critical alert with a fresh name on a business
@@ -501,15 +501,12 @@ class _CommitWatch:
         while True:
             await self._reader.getmany(timeout_ms=20)
 
-    async def caught_up(self, known: Mapping[TopicPartition, int]) -> bool:
-        for tp in self._partitions:
-            end = known.get(tp, self._reader.highwater(tp))
-            if end is None:
-                return False
-            committed = await self._committed.committed(tp)
-            if (committed or 0) < end:
-                return False
-        return True
+    async def _progress(self, known: Mapping[TopicPartition, int]) -> tuple[bool, list[int]]:
+        """Whether every partition is committed to its end, and the committed offsets."""
+        committed = [(await self._committed.committed(tp)) or 0 for tp in self._partitions]
+        ends = [known.get(tp, self._reader.highwater(tp)) for tp in self._partitions]
+        done = all(end is not None and at >= end for at, end in zip(committed, ends, strict=True))
+        return done, committed
 
     async def wait(
         self, known: Mapping[TopicPartition, int] | None = None, timeout: float = PHASE_TIMEOUT
@@ -518,17 +515,19 @@ class _CommitWatch:
 
         ``known`` are end offsets the caller knows (those its own sends got). The
         others are the reader's high watermarks, which can be a fetch behind: a
-        catch-up counts once it still holds a few fetches later.
+        catch-up counts once, a few fetches later, it still holds and no commit moved.
         """
         known = known or {}
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if await self.caught_up(known):
-                seen = time.perf_counter()
-                await asyncio.sleep(CONFIRM_SECONDS)
-                if await self.caught_up(known):
-                    return seen
-            await asyncio.sleep(0.02)
+            done, committed = await self._progress(known)
+            if not done:
+                await asyncio.sleep(0.02)
+                continue
+            seen = time.perf_counter()
+            await asyncio.sleep(CONFIRM_SECONDS)
+            if await self._progress(known) == (True, committed):
+                return seen
         behind = [
             f"{tp.topic}[{tp.partition}] {await self._committed.committed(tp)}"
             f"/{self._reader.highwater(tp)}"

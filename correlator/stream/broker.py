@@ -6,7 +6,6 @@ nothing in the worker depends on this broker.
 """
 
 import ctypes
-import ctypes.util
 import os
 import signal
 import socket
@@ -120,10 +119,13 @@ class EmbeddedBroker:
 def _ended_with(parent: int) -> Callable[[], None] | None:
     """For ``preexec_fn``, on Linux: the kernel sends the broker SIGTERM when the
     process that started it dies, however it dies (SIGKILL, a closed terminal), so
-    that outside the terminal's process group it is still never left behind."""
+    that outside the terminal's process group it is still never left behind.
+
+    Strictly, when the thread that started it ends: start it from the main thread.
+    """
     if sys.platform != "linux":
         return None
-    prctl = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True).prctl
+    prctl = ctypes.CDLL(None).prctl
 
     def end_with_parent() -> None:
         prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
