@@ -195,7 +195,7 @@ def _members(
             problems.add(node_id, "'members' and 'min_healthy' belong on nodes of kind group")
         return ()
     members = _ids(raw, "members", node_id, problems)
-    if not members:
+    if not members and isinstance(raw.get("members", []), list):  # else _ids said why
         problems.add(node_id, "a group needs a non-empty 'members' list")
     return members
 

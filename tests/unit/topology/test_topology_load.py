@@ -359,6 +359,28 @@ def test_a_broken_node_is_not_also_called_unknown(tmp_path: Path, broken: dict[s
     assert [node for node, _ in caught.value.problems] == ["db"], caught.value.problems
 
 
+@pytest.mark.parametrize(
+    ("members", "reason"),
+    [
+        pytest.param("cart-0", "'members' must be a list of node ids", id="not-a-list"),
+        pytest.param([], "a group needs a non-empty 'members' list", id="empty"),
+        pytest.param(None, "a group needs a non-empty 'members' list", id="missing"),
+    ],
+)
+def test_a_group_without_a_members_list_is_told_once(
+    tmp_path: Path, members: object, reason: str
+) -> None:
+    group: dict[str, Any] = {"id": "g", "kind": "group", "min_healthy": 1}
+    if members is not None:
+        group["members"] = members
+    path = write_yaml(tmp_path, document(group, {"id": "cart-0", "kind": "host"}))
+
+    with pytest.raises(TopologyError) as caught:
+        load_topology(path)
+
+    assert caught.value.problems == [("g", reason)]
+
+
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     doc = document(
         {"id": "a", "kind": "service", "depends_on": ["ghost"]},
