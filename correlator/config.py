@@ -189,6 +189,7 @@ _WORKER_OPTIONS: list[tuple[str, str, Callable[[str], object], str]] = [
     ("--fetch-max-wait", "50ms", duration, "longest a fetch waits for records"),
     ("--batch-size", str(_W.batch_size), positive_int, "most records an agent takes at once"),
     ("--batch-wait", "20ms", duration, "longest an agent (and the producer) waits to batch"),
+    ("--commit-interval", "500ms", duration, "how often processed offsets are committed"),
     ("--session-timeout", "10s", duration, "how long the group waits for a silent worker"),
     ("--web-port", str(_W.web_port), port, "port of /metrics"),
     ("--web-host", _W.web_host, str, "address the web server binds"),
@@ -216,9 +217,11 @@ def worker_settings(args: argparse.Namespace) -> WorkerSettings:
         expected = ", ".join(sorted(SECURITY_PROTOCOLS))
         msg = f"--security-protocol: expected one of {expected}, got {args.security_protocol!r}"
         raise SettingsError(msg)
-    if args.batch_wait <= 0:
-        msg = f"--batch-wait: expected a duration above 0, such as 20ms, got {args.batch_wait}s"
-        raise SettingsError(msg)
+    for flag, example in (("--batch-wait", "20ms"), ("--commit-interval", "500ms")):
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value <= 0:
+            msg = f"{flag}: expected a duration above 0, such as {example}, got {value}s"
+            raise SettingsError(msg)
     return WorkerSettings(
         **{flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_"))
            for flag, *_ in _WORKER_OPTIONS}

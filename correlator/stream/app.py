@@ -592,7 +592,7 @@ def _faust_app(settings: WorkerSettings, max_body_bytes: int) -> faust.App:
         "broker_heartbeat_interval": heartbeat,
         "broker_rebalance_timeout": max(10.0, settings.session_timeout * 2),
         "broker_request_timeout": max(30.0, settings.session_timeout * 2),
-        "broker_commit_interval": 0.5,
+        "broker_commit_interval": settings.commit_interval,
         "producer_linger": settings.batch_wait,
         "key_serializer": "raw",
         "value_serializer": "raw",

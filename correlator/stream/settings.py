@@ -41,6 +41,9 @@ class WorkerSettings:
     """Most records an agent takes in one step: their outputs are acknowledged together."""
     batch_wait: float = 0.02
     """Longest an agent waits for a batch to fill, and the producer for records to send together."""
+    commit_interval: float = 0.5
+    """How often processed offsets are committed: after a crash, at most about this much
+    input is read again; shorter commits more often."""
     session_timeout: float = 10.0
     """How long the group waits for a silent worker before handing its partitions on."""
     web_port: int = 6066

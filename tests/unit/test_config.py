@@ -4,9 +4,12 @@ import argparse
 import os
 
 import pytest
+from support import shop
 
 from correlator.config import add_worker_options, worker_settings
 from correlator.errors import SettingsError
+from correlator.settings import CoreSettings
+from correlator.stream.app import Worker
 from correlator.stream.settings import Clock, WorkerSettings
 
 
@@ -57,6 +60,16 @@ def test_a_batch_wait_of_zero_is_refused_as_it_would_hold_records_until_a_batch_
         settings("--topology", "t.yaml", "--batch-wait", "0ms")
 
     assert settings("--topology", "t.yaml", "--batch-wait", "30ms").batch_wait == 0.03
+
+
+def test_the_commit_interval_reaches_faust_and_zero_is_refused() -> None:
+    chosen = settings("--topology", "t.yaml", "--commit-interval", "100ms")
+    assert Worker(chosen, shop(), CoreSettings()).app.conf.broker_commit_interval == 0.1
+    default = settings("--topology", "t.yaml")
+    assert Worker(default, shop(), CoreSettings()).app.conf.broker_commit_interval == 0.5
+
+    with pytest.raises(SettingsError, match=r"--commit-interval: expected a duration above 0"):
+        settings("--topology", "t.yaml", "--commit-interval", "0s")
 
 
 @pytest.mark.parametrize("protocol", ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "sasl_ssl"])
