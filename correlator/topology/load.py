@@ -69,7 +69,7 @@ def _parse_topology(content: bytes, path: str) -> Topology:
     problems = _Problems(path)
     raw_nodes = _top_level(document, problems)
     nodes: dict[str, Node] = {}
-    ids: set[str] = set()
+    ids: set[str] = set()  # broken nodes' too: a reference to one is not to an unknown node
     for position, raw in enumerate(raw_nodes):
         node = _node(raw, position, problems)
         node_id = raw.get("id") if isinstance(raw, dict) else None
@@ -81,7 +81,7 @@ def _parse_topology(content: bytes, path: str) -> Topology:
         ids.add(node_id)
         if node is not None:
             nodes[node_id] = node
-    _check_references(nodes, _declared_ids(raw_nodes), problems)
+    _check_references(nodes, ids, problems)
     problems.raise_any()
     assert isinstance(document, Mapping)
     version = f"{document['name']}@{hashlib.sha256(content).hexdigest()[:12]}"
@@ -265,15 +265,6 @@ def _selectors(value: object, node_id: str, problems: _Problems) -> tuple[Select
         except re.error as error:
             problems.add(node_id, f"{where}: bad regular expression: {error}")
     return tuple(selectors)
-
-
-def _declared_ids(raw_nodes: list[object]) -> set[str]:
-    """Ids in the file, including nodes rejected for other reasons (reported on their own)."""
-    return {
-        raw["id"]
-        for raw in raw_nodes
-        if isinstance(raw, Mapping) and isinstance(raw.get("id"), str)
-    }
 
 
 def _check_references(nodes: Mapping[str, Node], declared: set[str], problems: _Problems) -> None:
