@@ -23,7 +23,12 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
 def env_name(flag: str) -> str:
-    return "CORRELATOR_" + flag.lstrip("-").replace("-", "_").upper()
+    return "CORRELATOR_" + _dest(flag).upper()
+
+
+def _dest(flag: str) -> str:
+    """The attribute argparse keeps a flag's value in: ``--batch-wait`` -> ``batch_wait``."""
+    return flag.lstrip("-").replace("-", "_")
 
 
 def env_default(flag: str, default: str) -> str:
@@ -218,11 +223,10 @@ def worker_settings(args: argparse.Namespace) -> WorkerSettings:
         msg = f"--security-protocol: expected one of {expected}, got {args.security_protocol!r}"
         raise SettingsError(msg)
     for flag, example in (("--batch-wait", "20ms"), ("--commit-interval", "500ms")):
-        value = getattr(args, flag[2:].replace("-", "_"))
+        value = getattr(args, _dest(flag))
         if value <= 0:
             msg = f"{flag}: expected a duration above 0, such as {example}, got {value}s"
             raise SettingsError(msg)
     return WorkerSettings(
-        **{flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_"))
-           for flag, *_ in _WORKER_OPTIONS}
+        **{_dest(flag): getattr(args, _dest(flag)) for flag, *_ in _WORKER_OPTIONS}
     )  # fmt: skip
