@@ -6,7 +6,10 @@ One run, one embedded Tansu broker, one ``correlator worker`` process (4 partiti
 1. *Forwarder* (the ceiling). A plain aiokafka process on the same broker consumes
    the storm's messages, parses each with orjson and produces every alert in it as
    its own record, committing after each fetched batch once its records are acked.
-2. *Throughput*. The same messages go to the worker's ``alerts.raw``. Both rates are
+2. *Staging floor* (the most the worker can do). ``bench.staging_floor``: a Faust app
+   with the worker's settings, batching, topics and partition counts whose agents
+   only decode and regroup, timed like the worker.
+3. *Throughput*. The same messages go to the worker's ``alerts.raw``. Each rate is
    alerts / (first send .. the moment the consumer group's committed offsets reach
    the end offsets on every topic it reads): for the worker ``alerts.raw`` and its two
    repartition topics, so the alerts were parsed, deduplicated and correlated, and
@@ -16,15 +19,15 @@ One run, one embedded Tansu broker, one ``correlator worker`` process (4 partiti
    fetch behind, so a catch-up counts from when it was first seen once it still holds,
    with no commit moved, ``CONFIRM_SECONDS`` later. Commits are read by a consumer in
    the group's id that never subscribes, only calls ``committed``.
-3. *Memory*: the worker's VmRSS after the storm.
-4. *Latency* at a fifth of the measured rate: storm messages again, paced, and
+4. *Memory*: the worker's VmRSS after the storm.
+5. *Latency* at a fifth of the measured rate: storm messages again, paced, and
    meanwhile probes. A probe is a critical alert with a fresh name on a business
    service node (its ``check`` selector) in domains the storm was kept off (and
    the domain their applications need), so it opens an incident of its own; its
    latency is the ``impact.opened`` record's timestamp minus the probe's send time
    minus the group wait. Then it is resolved (``impact.resolved`` awaited) and its
    lane fires the next probe.
-5. *Restart*: distinct firing alerts that match no node (so the dedup stage holds
+6. *Restart*: distinct firing alerts that match no node (so the dedup stage holds
    them all as open alerts without the correlation stage's cost, which grows with
    the alerts a service holds) until the worker holds ``stream_open_alerts`` of
    them, then SIGKILL; recovery is the time from the new process's start until a
@@ -37,7 +40,7 @@ One run, one embedded Tansu broker, one ``correlator worker`` process (4 partiti
 Records go out without timestamps (the broker's clients stamp them now), as a live
 Alertmanager's would. ``STREAM_BENCH_WORKER`` (a command line) runs another worker
 build in place of ``correlator worker``, to compare a change; ``STREAM_BENCH_DIR``
-keeps the broker's, worker's and forwarder's logs there instead of a temporary
+keeps the broker's, worker's, forwarder's and floor's logs there instead of a temporary
 directory.
 
 Storm: ``bench.stormgen`` over ``bench.topogen`` at ``Scale.stream_nodes`` nodes,
@@ -61,7 +64,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from bench import webhook
+from bench import staging_floor, webhook
 from bench.alerts import UNSET
 from bench.alerts import webhook as webhook_payload
 from bench.cache import progress
@@ -72,12 +75,15 @@ from bench.stormgen import StormSpec
 from bench.topogen import DOMAIN_NODES, Target
 from correlator.stream.broker import EmbeddedBroker, free_port
 from correlator.stream.feed import records
+from correlator.stream.topics import by_fingerprint_topic, by_service_topic, prepare_topics
 from correlator.timestamps import format_timestamp
 
 NAMES = (
     "stream_alerts_per_second",
     "stream_forwarder_alerts_per_second",
     "stream_vs_forwarder_ratio",
+    "stream_staging_floor_alerts_per_second",
+    "stream_staging_floor_vs_forwarder_ratio",
     "impact_latency_p50_seconds",
     "impact_latency_p99_seconds",
     "worker_rss_bytes",
@@ -172,6 +178,9 @@ async def _phases(
         forwarder_seconds = await _forwarder_run(bootstrap, storm.values, work)
         forwarder_rate = storm.alerts / forwarder_seconds
         progress(f"stream: forwarder {forwarder_rate:,.0f} alerts/s ({forwarder_seconds:.2f} s)")
+        floor_seconds = await _floor_run(broker, storm.values, work)
+        floor_rate = storm.alerts / floor_seconds
+        progress(f"stream: staging floor {floor_rate:,.0f} alerts/s ({floor_seconds:.2f} s)")
         await worker.ready()
         progress("stream: worker ready; sending the storm")
         raw = env["CORRELATOR_RAW_TOPIC"]
@@ -277,6 +286,26 @@ async def _phases(
             rate / forwarder_rate,
             "ratio",
             {"baseline": "stream_forwarder_alerts_per_second", "target": f">= {TARGET_RATIO}"},
+        ),
+        Figure(
+            "stream_staging_floor_alerts_per_second",
+            floor_rate,
+            "alerts/s",
+            {
+                "n": storm.alerts,
+                "seconds": round(floor_seconds, 3),
+                "method": "the worker's Faust settings, batching and topics; agents only "
+                "decode and regroup: no core, tables or impacts (bench.staging_floor)",
+            },
+        ),
+        Figure(
+            "stream_staging_floor_vs_forwarder_ratio",
+            floor_rate / forwarder_rate,
+            "ratio",
+            {
+                "baseline": "stream_forwarder_alerts_per_second",
+                "meaning": "the most stream_vs_forwarder_ratio can be with DESIGN's stages",
+            },
         ),
         Figure(
             "impact_latency_p50_seconds",
@@ -590,6 +619,36 @@ async def _forwarder_run(bootstrap: str, values: Sequence[bytes], work: Path) ->
             raise RuntimeError(f"forwarder did not start; see {work / 'forwarder.log'}")
         await _wait_committed_first(bootstrap, group, source)
         return await _timed_through(bootstrap, group, [source], source, values)
+    finally:
+        process.terminate()
+        await process.wait()
+        log.close()
+
+
+async def _floor_run(broker: EmbeddedBroker, values: Sequence[bytes], work: Path) -> float:
+    """Seconds for ``values`` through the staging floor (``bench.staging_floor``)."""
+    settings = staging_floor.floor_settings(broker.url, PARTITIONS, work)
+    await prepare_topics(settings)
+    topics = [settings.raw_topic, by_fingerprint_topic(settings), by_service_topic(settings)]
+    log = (work / "floor.log").open("ab")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.staging_floor",
+        broker.url,
+        str(PARTITIONS),
+        str(work),
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        # The first message through means the floor joined its group and commits.
+        await _timed_through(
+            broker.bootstrap, settings.app_id, topics, settings.raw_topic, values[:1]
+        )
+        return await _timed_through(
+            broker.bootstrap, settings.app_id, topics, settings.raw_topic, values
+        )
     finally:
         process.terminate()
         await process.wait()

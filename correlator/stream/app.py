@@ -92,7 +92,7 @@ class Worker:
         self.tally = Tally()
         self.parser = AlertParser(core.limits)
         self.on_event = on_event
-        self.app = _faust_app(settings, core.limits.max_body_bytes)
+        self.app = faust_app(settings, core.limits.max_body_bytes)
         self._record_limit = self.app.conf.producer_max_request_size // 2
         """Bytes of a batch record: half what the producer may send, leaving room to spare."""
         self._dedup: dict[int, tuple[DedupStage, PartitionView[AlertState]]] = {}
@@ -207,31 +207,13 @@ class Worker:
         return sum(state.open_impacts() for state in self.service_states())
 
     async def _parse_agent(self, stream: StreamT[bytes]) -> None:
-        await self._in_batches(stream, self._parse_batch)
+        await in_batches(stream, self.settings, self._parse_batch)
 
     async def _dedup_agent(self, stream: StreamT[bytes]) -> None:
-        await self._in_batches(stream, self._dedup_batch)
+        await in_batches(stream, self.settings, self._dedup_batch)
 
     async def _correlate_agent(self, stream: StreamT[bytes]) -> None:
-        await self._in_batches(stream, self._correlate_batch)
-
-    async def _in_batches(
-        self, stream: StreamT[bytes], handle: Callable[[list[EventT[bytes]]], Awaitable[None]]
-    ) -> None:
-        """Records a batch at a time, each batch acknowledged (so committed) once handled.
-
-        One batch's outputs are acknowledged together, so the wait for the broker
-        is paid once a batch rather than once a record. And only a finished batch
-        is acknowledged: Faust acknowledges a record once its stream moves on,
-        even when a stop cancels the agent half way through the record's step.
-        """
-        settings = self.settings
-        taking = cast(faust.Stream[bytes], stream)
-        async for taken in taking.noack_take(settings.batch_size, settings.batch_wait):
-            events = cast(list[EventT[bytes]], taken)  # typed as values, but events they are
-            await handle(events)
-            for event in events:
-                await taking.ack(event)
+        await in_batches(stream, self.settings, self._correlate_batch)
 
     async def _parse_batch(self, events: list[EventT[bytes]]) -> None:
         """The batch's alerts to the partitions of their fingerprints: one record a partition.
@@ -540,6 +522,26 @@ TICK_RESEND = 1.0
 log = logging.getLogger("correlator.worker")
 
 
+async def in_batches(
+    stream: StreamT[bytes],
+    settings: WorkerSettings,
+    handle: Callable[[list[EventT[bytes]]], Awaitable[None]],
+) -> None:
+    """Records a batch at a time, each batch acknowledged (so committed) once handled.
+
+    One batch's outputs are acknowledged together, so the wait for the broker
+    is paid once a batch rather than once a record. And only a finished batch
+    is acknowledged: Faust acknowledges a record once its stream moves on,
+    even when a stop cancels the agent half way through the record's step.
+    """
+    taking = cast(faust.Stream[bytes], stream)
+    async for taken in taking.noack_take(settings.batch_size, settings.batch_wait):
+        events = cast(list[EventT[bytes]], taken)  # typed as values, but events they are
+        await handle(events)
+        for event in events:
+            await taking.ack(event)
+
+
 def _by_partition(
     items: Iterable[T], key: Callable[[T], str], partitions: int
 ) -> dict[int, list[T]]:
@@ -576,7 +578,7 @@ def _state_table(app: faust.App, name: str, codec: StateCodec, partitions: int) 
     return table
 
 
-def _faust_app(settings: WorkerSettings, max_body_bytes: int) -> faust.App:
+def faust_app(settings: WorkerSettings, max_body_bytes: int) -> faust.App:
     heartbeat = max(0.1, min(3.0, settings.session_timeout / 6))
     options: Mapping[str, Any] = {
         "broker": settings.broker,

@@ -12,8 +12,10 @@ REQUIRED = {
     "replay_alerts_per_second", "replay_parse_floor_alerts_per_second", "replay_vs_parse_ratio",
     "topology_load_seconds", "topology_load_peak_rss_bytes", "memory_per_open_alert_bytes",
     "memory_per_open_incident_bytes",
-    "stream_alerts_per_second", "stream_vs_forwarder_ratio", "impact_latency_p50_seconds",
-    "impact_latency_p99_seconds", "worker_rss_bytes", "restart_recovery_seconds",
+    "stream_alerts_per_second", "stream_vs_forwarder_ratio",
+    "stream_staging_floor_alerts_per_second", "stream_staging_floor_vs_forwarder_ratio",
+    "impact_latency_p50_seconds", "impact_latency_p99_seconds", "worker_rss_bytes",
+    "restart_recovery_seconds",
     "webhook_alerts_per_second", "webhook_vs_stream_ratio", "webhook_request_latency_p99_seconds",
 }  # fmt: skip
 
